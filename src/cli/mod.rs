@@ -1,0 +1,42 @@
+//! The `skinbot` command line: one subcommand per file.
+
+use clap::{Parser, Subcommand};
+
+pub mod sandbox;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skinbot",
+    version,
+    about = "Buys game skins on SkinsBack by rules you write, within a budget you set."
+)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a local SkinsBack sandbox server (same API as the real one) on loopback.
+    Sandbox(sandbox::SandboxArgs),
+}
+
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sandbox(args) => sandbox::run(args).await,
+    }
+}

@@ -1,0 +1,13 @@
+//! Pure domain types: money, ids, games, trade links, offer statuses, market names.
+
+pub mod game;
+pub mod ids;
+pub mod money;
+pub mod offer;
+pub mod trade_link;
+
+pub use game::Game;
+pub use ids::{BuyId, CustomId, ItemId};
+pub use money::{CurrencyCode, Money, Rates, Usd};
+pub use offer::OfferStatus;
+pub use trade_link::TradeLink;

@@ -1,0 +1,478 @@
+//! The SkinsBack client: one `POST /api.php` per call, signed, timed out, rate limited, and parsed
+//! into typed responses or an [`ExchangeError`] that says what to do next.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::ExchangeError;
+use super::limiter::{Limiter, Priority};
+use super::sign;
+use super::wire::{
+    self, Balance, BatchResult, CurrencyRate, HistoryPage, Items, Listing, PriceGroup, PriceList, Purchase,
+    PurchaseInfo, ServerStatus,
+};
+use crate::domain::{BuyId, CustomId, Game, ItemId, TradeLink, Usd};
+
+/// How request parameters travel. Both are what public clients use; the server reads either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyEncoding {
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`, arrays in PHP bracket form (`custom_ids[]=a`).
+    Form,
+}
+
+/// How the client proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// `shopid` + `sign` body parameters (reference §3); every public client uses this.
+    #[default]
+    Signature,
+    /// `X-CLIENT-ID` / `X-CLIENT-SECRET` headers.
+    Headers,
+}
+
+/// Everything the client needs. `Debug` never shows the secret.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `https://skinsback.com/api.php`, or a sandbox's `http://127.0.0.1:P/api.php`.
+    pub api_url: String,
+    /// The project's Client ID (`shopid`).
+    pub client_id: String,
+    pub secret: SecretString,
+    /// Whole-request timeout, body included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub encoding: BodyEncoding,
+    pub auth: AuthMode,
+}
+
+impl ClientConfig {
+    pub fn new(api_url: impl Into<String>, client_id: impl Into<String>, secret: SecretString) -> Self {
+        ClientConfig {
+            api_url: api_url.into(),
+            client_id: client_id.into(),
+            secret,
+            timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(5),
+            encoding: BodyEncoding::Json,
+            auth: AuthMode::Signature,
+        }
+    }
+}
+
+/// A request parameter: only strings and integers go on the wire as scalars (never bools, nulls or
+/// floats — reference §3.3); arrays and objects are sent but not signed.
+#[derive(Debug, Clone)]
+enum Param {
+    Text(String),
+    Int(u64),
+    List(Vec<Param>),
+    Map(Vec<(&'static str, Param)>),
+}
+
+impl Param {
+    fn scalar_text(&self) -> Option<String> {
+        match self {
+            Param::Text(s) => Some(s.clone()),
+            Param::Int(n) => Some(n.to_string()),
+            Param::List(_) | Param::Map(_) => None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Param::Text(s) => Value::String(s.clone()),
+            Param::Int(n) => Value::from(*n),
+            Param::List(items) => Value::Array(items.iter().map(Param::to_json).collect()),
+            Param::Map(fields) => Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
+        }
+    }
+
+    /// PHP form encoding: `k=v`, `k[]=v` for lists of scalars, `k[0][f]=v` for lists of objects.
+    fn to_form(&self, key: &str, out: &mut form_urlencoded::Serializer<'_, String>) {
+        match self {
+            Param::Text(_) | Param::Int(_) => {
+                out.append_pair(key, &self.scalar_text().unwrap_or_default());
+            }
+            Param::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let sub = match item {
+                        Param::Text(_) | Param::Int(_) => format!("{key}[]"),
+                        _ => format!("{key}[{i}]"),
+                    };
+                    item.to_form(&sub, out);
+                }
+            }
+            Param::Map(fields) => {
+                for (k, v) in fields {
+                    v.to_form(&format!("{key}[{k}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// What to buy with `market_buy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuyTarget {
+    /// The cheapest listing of this market name (at or under `max_price`).
+    Name { name: String, game: Game },
+    /// One listing.
+    Id(ItemId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuyOrder {
+    pub target: BuyTarget,
+    /// USD ceiling; sent rounded *down* to cents so it is never above what was approved.
+    pub max_price: Option<Usd>,
+    pub custom_id: Option<CustomId>,
+}
+
+/// One item of a `market_batch_buy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchItem {
+    pub id: ItemId,
+    pub max_price: Option<Usd>,
+    pub custom_id: Option<CustomId>,
+}
+
+/// The SkinsBack client. Cheap to clone; clones share the connection pool and the rate limiter.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    limiter: Option<Arc<Limiter>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self, ExchangeError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("skinbot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ExchangeError::NotSent {
+                method: "client",
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Client { http, config: Arc::new(config), limiter: None })
+    }
+
+    /// Every call of this client (and its clones) waits for `limiter` first.
+    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub fn limiter(&self) -> Option<&Arc<Limiter>> {
+        self.limiter.as_ref()
+    }
+
+    /// `market_pricelist`, grouped: the lowest price and the count of each name.
+    pub async fn pricelist(&self, game: Game) -> Result<PriceList<PriceGroup>, ExchangeError> {
+        let params = vec![("game", Param::Text(game.as_str().into()))];
+        self.call("market_pricelist", params, Priority::Background).await
+    }
+
+    /// `market_pricelist` with `full=1`: every listing with its id.
+    pub async fn pricelist_full(&self, game: Game) -> Result<PriceList<Listing>, ExchangeError> {
+        let params = vec![("game", Param::Text(game.as_str().into())), ("full", Param::Int(1))];
+        self.call("market_pricelist", params, Priority::Background).await
+    }
+
+    /// `market_search` by one name (`name`) or several (`names`).
+    pub async fn search(&self, game: Game, names: &[&str]) -> Result<Vec<Listing>, ExchangeError> {
+        let mut params = vec![("game", Param::Text(game.as_str().into()))];
+        match names {
+            [one] => params.push(("name", Param::Text((*one).into()))),
+            many => params.push(("names", Param::List(many.iter().map(|n| Param::Text((*n).into())).collect()))),
+        }
+        let r: Items<Listing> = self.call("market_search", params, Priority::Background).await?;
+        Ok(r.items)
+    }
+
+    /// `market_buy`. On [`ExchangeError::OutcomeUnknown`] do not buy again under a new id: ask
+    /// [`Client::getinfo_custom_ids`] (re-sending with the same `custom_id` is also safe: error 7).
+    pub async fn buy(&self, link: &TradeLink, order: &BuyOrder) -> Result<Purchase, ExchangeError> {
+        let mut params = trade_params(link);
+        match &order.target {
+            BuyTarget::Name { name, game } => {
+                params.push(("name", Param::Text(name.clone())));
+                params.push(("game", Param::Text(game.as_str().into())));
+            }
+            BuyTarget::Id(id) => params.push(("id", Param::Int(id.get()))),
+        }
+        if let Some(max) = order.max_price {
+            params.push(("max_price", Param::Text(max.floor_cents().wire())));
+        }
+        if let Some(cid) = &order.custom_id {
+            params.push(("custom_id", Param::Text(cid.as_str().into())));
+        }
+        self.call("market_buy", params, Priority::Trade).await
+    }
+
+    /// `market_batch_buy`: one recipient, several listings; some may come back `unavailable`.
+    pub async fn batch_buy(&self, link: &TradeLink, items: &[BatchItem]) -> Result<BatchResult, ExchangeError> {
+        let mut params = trade_params(link);
+        let list = items
+            .iter()
+            .map(|it| {
+                let mut fields = vec![("id", Param::Int(it.id.get()))];
+                if let Some(max) = it.max_price {
+                    fields.push(("max_price", Param::Text(max.floor_cents().wire())));
+                }
+                if let Some(cid) = &it.custom_id {
+                    fields.push(("custom_id", Param::Text(cid.as_str().into())));
+                }
+                Param::Map(fields)
+            })
+            .collect();
+        params.push(("items", Param::List(list)));
+        self.call("market_batch_buy", params, Priority::Trade).await
+    }
+
+    /// `market_getinfo` for one `buy_id`.
+    pub async fn getinfo(&self, buy_id: BuyId) -> Result<PurchaseInfo, ExchangeError> {
+        self.call("market_getinfo", vec![("buy_id", Param::Int(buy_id.get()))], Priority::Background).await
+    }
+
+    /// `market_getinfo` for several `buy_ids`; unknown ids are simply absent from the answer.
+    pub async fn getinfo_buy_ids(&self, ids: &[BuyId]) -> Result<Vec<PurchaseInfo>, ExchangeError> {
+        let list = Param::List(ids.iter().map(|b| Param::Int(b.get())).collect());
+        let r: Items<PurchaseInfo> = self.call("market_getinfo", vec![("buy_ids", list)], Priority::Background).await?;
+        Ok(r.items)
+    }
+
+    /// `market_getinfo` by our own ids: how an unknown outcome is resolved.
+    pub async fn getinfo_custom_ids(&self, ids: &[CustomId]) -> Result<Vec<PurchaseInfo>, ExchangeError> {
+        let list = Param::List(ids.iter().map(|c| Param::Text(c.as_str().into())).collect());
+        let r: Items<PurchaseInfo> = self.call("market_getinfo", vec![("custom_ids", list)], Priority::Trade).await?;
+        Ok(r.items)
+    }
+
+    /// One page of `market_history` between two unix times; `start_from` is the previous page's cursor.
+    pub async fn history(
+        &self,
+        starting: u64,
+        ending: u64,
+        start_from: Option<u64>,
+    ) -> Result<HistoryPage, ExchangeError> {
+        let mut params = vec![("starting", Param::Int(starting)), ("ending", Param::Int(ending))];
+        if let Some(cursor) = start_from {
+            params.push(("start_from", Param::Int(cursor)));
+        }
+        self.call("market_history", params, Priority::Background).await
+    }
+
+    /// Every page of `market_history` between two unix times.
+    pub async fn history_all(&self, starting: u64, ending: u64) -> Result<Vec<PurchaseInfo>, ExchangeError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.history(starting, ending, cursor).await?;
+            let got = page.items.len();
+            out.extend(page.items);
+            if !page.has_more {
+                return Ok(out);
+            }
+            // A cursor that does not move would loop forever: treat it as a malformed answer.
+            match page.start_from {
+                Some(next) if got > 0 && Some(next) != cursor => cursor = Some(next),
+                _ => {
+                    return Err(ExchangeError::Malformed {
+                        method: "market_history",
+                        field: "start_from".into(),
+                        detail: format!(
+                            "has_more is true but the cursor does not advance ({:?} after {got} rows)",
+                            page.start_from
+                        ),
+                    })
+                }
+            }
+        }
+    }
+
+    /// `balance`: the project balance in USD.
+    pub async fn balance(&self) -> Result<Balance, ExchangeError> {
+        self.call("balance", vec![], Priority::Background).await
+    }
+
+    /// `currencies`: rates per 1 USD.
+    pub async fn currencies(&self) -> Result<Vec<CurrencyRate>, ExchangeError> {
+        let r: Items<CurrencyRate> = self.call("currencies", vec![], Priority::Background).await?;
+        Ok(r.items)
+    }
+
+    /// `status`: whether the market sells right now.
+    pub async fn status(&self) -> Result<ServerStatus, ExchangeError> {
+        self.call("status", vec![], Priority::Background).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        mut params: Vec<(&'static str, Param)>,
+        priority: Priority,
+    ) -> Result<T, ExchangeError> {
+        if let Some(limiter) = &self.limiter {
+            limiter.acquire(priority).await;
+        }
+        params.insert(0, ("method", Param::Text(method.into())));
+        let cfg = &*self.config;
+        let mut req = self.http.post(&cfg.api_url);
+        match cfg.auth {
+            AuthMode::Signature => {
+                params.insert(1, ("shopid", Param::Text(cfg.client_id.clone())));
+                let scalars: Vec<(&str, String)> =
+                    params.iter().filter_map(|(k, v)| v.scalar_text().map(|t| (*k, t))).collect();
+                let signature = sign::sign(scalars.iter().map(|(k, v)| (*k, v.as_str())), cfg.secret.expose_secret());
+                params.push(("sign", Param::Text(signature)));
+            }
+            AuthMode::Headers => {
+                req = req.header("X-CLIENT-ID", &cfg.client_id).header("X-CLIENT-SECRET", cfg.secret.expose_secret());
+            }
+        }
+        req = match cfg.encoding {
+            BodyEncoding::Json => {
+                let body: serde_json::Map<String, Value> =
+                    params.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect();
+                req.json(&body)
+            }
+            BodyEncoding::Form => {
+                let mut ser = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in &params {
+                    v.to_form(k, &mut ser);
+                }
+                req.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(ser.finish())
+            }
+        };
+        tracing::debug!(method, "api call");
+        let result = self.send(method, req).await;
+        if let (Err(ExchangeError::RateLimited { .. }), Some(limiter)) = (&result, &self.limiter) {
+            limiter.penalize();
+        } else if let (Ok(_), Some(limiter)) = (&result, &self.limiter) {
+            limiter.forgive();
+        }
+        result
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ExchangeError> {
+        let timeout = self.config.timeout;
+        let resp = req.send().await.map_err(|e| ExchangeError::from_transport(method, e, timeout))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| ExchangeError::from_transport(method, e, timeout))?;
+        if status.is_server_error() {
+            // A 5xx may come from a proxy before or after the API ran: the outcome is unknown.
+            return Err(ExchangeError::OutcomeUnknown { method, reason: format!("HTTP {status}"), timed_out: false });
+        }
+        decode(method, status, &body)
+    }
+}
+
+fn trade_params(link: &TradeLink) -> Vec<(&'static str, Param)> {
+    vec![("partner", Param::Text(link.partner().into())), ("token", Param::Text(link.token().into()))]
+}
+
+/// Envelope first (is it an error?), then the typed body with the path of any bad field.
+fn decode<T: DeserializeOwned>(
+    method: &'static str,
+    http: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<T, ExchangeError> {
+    let malformed = |field: &str, detail: String| ExchangeError::Malformed { method, field: field.into(), detail };
+    let env: wire::Envelope = serde_json::from_slice(body).map_err(|e| {
+        let snippet: String = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+        malformed("<body>", format!("not a JSON object (HTTP {http}): {e}; body starts with {snippet:?}"))
+    })?;
+    match env.status.as_ref().and_then(Value::as_str) {
+        Some("success") => {}
+        Some("error") => {
+            let code = match &env.error_code {
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| malformed("error_code", format!("expected an integer, got {:?}", env.error_code)))?;
+            let message = match &env.error_message {
+                Some(Value::String(s)) => s.clone(),
+                other => return Err(malformed("error_message", format!("expected a string, got {other:?}"))),
+            };
+            return Err(ExchangeError::from_api(method, code, message));
+        }
+        _ => {
+            return Err(malformed(
+                "status",
+                format!("expected \"success\" or \"error\", got {:?} (HTTP {http})", env.status),
+            ))
+        }
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        malformed(if path == "." { "<body>" } else { &path }, e.into_inner().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_uses_php_brackets() {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        Param::List(vec![Param::Text("a".into()), Param::Text("b c".into())]).to_form("custom_ids", &mut ser);
+        Param::List(vec![Param::Map(vec![("id", Param::Int(1)), ("max_price", Param::Text("2.50".into()))])])
+            .to_form("items", &mut ser);
+        assert_eq!(
+            ser.finish(),
+            "custom_ids%5B%5D=a&custom_ids%5B%5D=b+c&items%5B0%5D%5Bid%5D=1&items%5B0%5D%5Bmax_price%5D=2.50"
+        );
+    }
+
+    #[test]
+    fn decode_maps_error_envelopes_and_bad_bodies() {
+        let ok = reqwest::StatusCode::OK;
+        let e = decode::<Balance>(
+            "balance",
+            ok,
+            br#"{"status":"error","error_code":"-3","error_message":"invalid_signature"}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ExchangeError::Fatal { code: -3, .. }), "{e}");
+        let e = decode::<Balance>("balance", ok, b"<html>busy</html>").unwrap_err();
+        assert!(matches!(&e, ExchangeError::Malformed { field, .. } if field == "<body>"), "{e}");
+        let e = decode::<Balance>("balance", ok, br#"{"status":"success","balance":null}"#).unwrap_err();
+        assert!(matches!(&e, ExchangeError::Malformed { field, .. } if field == "balance"), "{e}");
+        let e = decode::<Balance>("balance", ok, br#"{"status":"weird"}"#).unwrap_err();
+        assert!(matches!(&e, ExchangeError::Malformed { field, .. } if field == "status"), "{e}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let cfg = ClientConfig::new("http://127.0.0.1:1/api.php", "1490", SecretString::from("hunter2-secret"));
+        let client = Client::new(cfg).unwrap();
+        assert!(!format!("{client:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,16 @@
+//! The SkinsBack client: signing, wire types, errors grouped by the reaction they need, and the one
+//! rate limiter every call goes through.
+
+pub mod client;
+pub mod error;
+pub mod limiter;
+pub mod sign;
+pub mod wire;
+
+pub use client::{AuthMode, BatchItem, BodyEncoding, BuyOrder, BuyTarget, Client, ClientConfig};
+pub use error::{ExchangeError, Rejection};
+pub use limiter::{Limiter, Priority};
+pub use wire::{
+    Balance, BatchResult, CurrencyRate, HistoryPage, Listing, PriceGroup, PriceList, Purchase, PurchaseInfo,
+    ServerStatus, Unavailable,
+};

@@ -1,0 +1,1 @@
+//! The simulated SkinsBack server (being written).
