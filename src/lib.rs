@@ -30,7 +30,11 @@
 pub mod cli;
 /// Pure domain types: money, ids, games, trade links, offer statuses, market names.
 pub mod domain;
+/// Configuration: typed settings read from TOML, validated whole, errors with file and line.
+pub mod config;
 /// The SkinsBack client: signing, wire types, errors grouped by the reaction they need.
 pub mod exchange;
+/// The guard: budget windows, per-order and per-item caps, the balance floor.
+pub mod guard;
 /// The simulated SkinsBack server: same API, in-process or standalone.
 pub mod sandbox;

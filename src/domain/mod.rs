@@ -4,10 +4,12 @@ pub mod game;
 pub mod ids;
 pub mod money;
 pub mod offer;
+pub mod purchase;
 pub mod trade_link;
 
 pub use game::Game;
 pub use ids::{BuyId, CustomId, ItemId};
 pub use money::{CurrencyCode, Money, Rates, Usd};
 pub use offer::OfferStatus;
+pub use purchase::{Intent, PurchaseRecord, PurchaseState, Transition};
 pub use trade_link::TradeLink;
