@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod run;
 pub mod sandbox;
 
 #[derive(Debug, Parser)]
@@ -20,23 +21,35 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the bot: fetch prices on schedule, decide, guard, buy, follow offers. With no config,
+    /// trades against an in-process sandbox.
+    Run(run::RunArgs),
     /// Run a local SkinsBack sandbox server (same API as the real one) on loopback.
     Sandbox(sandbox::SandboxArgs),
 }
 
-pub fn init_tracing(verbose: u8) {
+pub fn init_tracing(cli: &Cli) {
+    let verbose = cli.verbose;
     let default = match verbose {
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| {
+            // Under `run` the in-process sandbox is scenery: its own log would read like the bot's.
+            let filter = match cli.command {
+                Command::Run(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn"),
+                _ => default.to_string(),
+            };
+            tracing_subscriber::EnvFilter::new(filter)
+        });
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(args) => run::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod game;
 pub mod ids;
+pub mod market_name;
 pub mod money;
 pub mod offer;
 pub mod purchase;
@@ -9,6 +10,7 @@ pub mod trade_link;
 
 pub use game::Game;
 pub use ids::{BuyId, CustomId, ItemId};
+pub use market_name::{ItemKind, MarketName, MarketNameError, Wear};
 pub use money::{CurrencyCode, Money, Rates, Usd};
 pub use offer::OfferStatus;
 pub use purchase::{Intent, PurchaseRecord, PurchaseState, Transition};

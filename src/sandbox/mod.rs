@@ -1,1 +1,266 @@
-//! The simulated SkinsBack server (being written).
+//! The simulated SkinsBack server: the same HTTP API byte for byte (`POST /api.php`), the event
+//! websocket (`/ws/`), event webhooks, a living market, trade offers that resolve over time, faults
+//! on demand, and inspection endpoints under `/sandbox/…`. Runs in-process (tests, the embedded
+//! default) or standalone (`skinbot sandbox`).
+//!
+//! Time is the sandbox's own ([`ClockMode`]): real time × a scale factor, or manual, where
+//! [`Sandbox::advance`] runs every due market step and offer transition before it returns — tests
+//! never sleep to synchronise.
+//!
+//! Where the reference leaves a choice open the sandbox decides as follows (reference §8):
+//! an unknown `game` is a market with nothing in it (empty lists, buy by name → 5); `custom_id` is
+//! `null` when none was sent; header auth, when present, decides alone. See each module for the rest.
+
+mod admin;
+mod api;
+pub mod catalog;
+mod clock;
+mod config;
+mod error;
+mod events;
+pub mod faults;
+mod market;
+mod php;
+mod render;
+mod state;
+mod webhook;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::{any, get};
+use axum::Router;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use catalog::{Catalog, CatalogEntry, CatalogError};
+pub use clock::ClockMode;
+pub use config::{MarketDynamics, OfferConfig, SandboxConfig};
+pub use faults::{FaultKind, Faults, RateLimit};
+pub use php::{Params, Php};
+pub use state::{Outcome, RequestRecord, SandboxPurchase};
+
+use crate::domain::{Game, ItemId, Usd};
+use clock::Clock;
+use events::Hub;
+use state::State;
+
+/// What handlers share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    clock: Clock,
+    shutdown: watch::Receiver<bool>,
+    /// Fixed at start; copies outside the lock for cheap reads.
+    shop_id: String,
+    secret: String,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave money half-moved (every method mutates after
+        // its checks), so the state stays usable.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The state with everything due up to now applied.
+    fn sync(&self) -> MutexGuard<'_, State> {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        st.process_until(now);
+        st
+    }
+
+    fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+        drop(self.sync());
+    }
+
+    /// Sleeps, but wakes early on shutdown (hung requests must not hold the server open).
+    async fn sleep(&self, d: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = stopped(self.shutdown.clone()) => {}
+        }
+    }
+}
+
+/// Resolves once shutdown was requested (or the sandbox is gone). Returns `()` so no watch guard
+/// (not `Send`) lives across an await in the callers' `select!`.
+pub(crate) async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server task running until
+/// the runtime ends.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts a sandbox on `addr` (port 0 picks a free port).
+pub async fn start(config: SandboxConfig, addr: SocketAddr) -> anyhow::Result<Sandbox> {
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let webhook_tx = match &config.webhook_url {
+        Some(url) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tasks.push(webhook::spawn(url.clone(), config.shop_id.clone(), config.secret.clone(), rx, stop_rx.clone()));
+            Some(tx)
+        }
+        None => None,
+    };
+    let clock = Clock::new(config.clock, config.start_time);
+    let state = State::new(&config, clock.now(), Hub::new(webhook_tx));
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        clock,
+        shutdown: stop_rx.clone(),
+        shop_id: config.shop_id.clone(),
+        secret: config.secret.clone(),
+    });
+
+    let app = Router::new()
+        .route("/api.php", any(api::handle))
+        .route("/ws", get(ws::handle))
+        .route("/ws/", get(ws::handle))
+        .merge(admin::routes())
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to bind the sandbox to {addr}"))?;
+    let addr = listener.local_addr().context("failed to read the sandbox address")?;
+    let server_stop = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(stopped(server_stop)).await;
+        if let Err(e) = served {
+            tracing::error!(target: "sandbox", error = %e, "sandbox server stopped");
+        }
+    }));
+    if !shared.clock.is_manual() {
+        // Real time: offers and the market move even when nobody calls.
+        let ticking = shared.clone();
+        let tick_stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => drop(ticking.sync()),
+                    _ = stopped(tick_stop.clone()) => break,
+                }
+            }
+        }));
+    }
+    tracing::info!(target: "sandbox", %addr, listings = shared.lock().market.listing_count(), "sandbox listening");
+    Ok(Sandbox { shared, addr, stop, tasks })
+}
+
+impl Sandbox {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn host(&self) -> String {
+        let ip = if self.addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { self.addr.ip().to_string() };
+        if self.addr.is_ipv6() && !self.addr.ip().is_unspecified() {
+            format!("[{ip}]:{}", self.addr.port())
+        } else {
+            format!("{ip}:{}", self.addr.port())
+        }
+    }
+
+    /// `http://127.0.0.1:P/api.php`
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api.php", self.host())
+    }
+
+    /// `ws://127.0.0.1:P/ws/` — append `?shopid=…&signature=…` as with the real server.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/", self.host())
+    }
+
+    /// `http://127.0.0.1:P` — the `/sandbox/…` endpoints live under it.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.host())
+    }
+
+    pub fn shop_id(&self) -> &str {
+        &self.shared.shop_id
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.shared.secret
+    }
+
+    pub fn balance(&self) -> Usd {
+        self.shared.sync().balance()
+    }
+
+    /// Sets the project balance (emits `balance_change`).
+    pub fn set_balance(&self, to: Usd) {
+        self.shared.sync().set_balance(to);
+    }
+
+    pub fn purchases(&self) -> Vec<SandboxPurchase> {
+        self.shared.sync().purchases().to_vec()
+    }
+
+    /// Every request to `/api.php` seen so far, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.lock().requests()
+    }
+
+    /// Listings of that exact name (any game), cheapest first.
+    pub fn listings_named(&self, name: &str) -> Vec<(ItemId, Usd)> {
+        self.shared.sync().market.named_any_game(name)
+    }
+
+    pub fn add_listing(&self, name: &str, game: Game, price: Usd) -> ItemId {
+        let now = self.shared.clock.now_unix();
+        self.shared.sync().market.add_listing(name, game, price, now)
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.lock().faults.clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        tracing::info!(target: "sandbox", ?faults, "faults set");
+        self.shared.lock().faults = faults;
+    }
+
+    /// Changes how future offers resolve (offers already made keep their planned path).
+    pub fn set_offer_config(&self, offers: OfferConfig) {
+        self.shared.lock().offers = offers;
+    }
+
+    pub fn set_market_dynamics(&self, dynamics: MarketDynamics) {
+        let now = self.shared.clock.now();
+        self.shared.sync().set_dynamics(dynamics, now);
+    }
+
+    /// Moves sandbox time forward and, before returning, applies every market step and offer
+    /// transition that became due, in time order.
+    pub fn advance(&self, d: Duration) {
+        self.shared.advance(d);
+    }
+
+    /// Sandbox time, Unix seconds.
+    pub fn now_unix(&self) -> u64 {
+        self.shared.clock.now_unix()
+    }
+
+    /// Stops the server, the websocket sessions, the clock ticker and the webhook sender.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            // Graceful first; a connection that will not close is cut after a moment.
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), t).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Sends approved orders. Each order is in the ledger, flushed, with its reservation, before its
+//! request leaves; its result is recorded before the next order goes out.
+
+use std::sync::atomic::Ordering;
+
+use super::Engine;
+use crate::domain::{Intent, OfferStatus, PurchaseRecord, PurchaseState, Rates};
+use crate::exchange::{BatchItem, BuyOrder, BuyTarget, ExchangeError, Purchase, Rejection};
+use crate::guard::Approved;
+
+/// Records and sends `approved`: one `market_buy` for a single order, `market_batch_buy` in
+/// chunks of the configured size otherwise.
+pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
+    let now = engine.clock.now();
+    let mut records = Vec::with_capacity(approved.len());
+    for a in approved {
+        let c = a.into_candidate();
+        let custom_id = match engine.ledger.next_custom_id(now) {
+            Ok(id) => id,
+            Err(e) => return tracing::error!(error = %e, "cannot allocate a custom_id; nothing sent"),
+        };
+        let intent = Intent {
+            custom_id,
+            strategy: c.strategy,
+            rule: c.rule,
+            game: c.game,
+            name: c.name,
+            item_id: c.item_id,
+            price_seen: c.price_seen,
+            max_price: c.max_price,
+        };
+        records.push(PurchaseRecord::new(intent, now, rates.clone(), engine.config.hash.clone()));
+    }
+    // Invariant 2: intents and reservations are on disk before any request leaves.
+    if let Err(e) = engine.ledger.record_intents(&records) {
+        return tracing::error!(error = %e, "cannot record intents; nothing sent");
+    }
+    let link = engine.config.trade_link.clone();
+    if records.len() == 1 {
+        let intent = &records[0].intent;
+        let order = BuyOrder {
+            target: match intent.item_id {
+                Some(id) => BuyTarget::Id(id),
+                None => BuyTarget::Name { name: intent.name.clone(), game: intent.game },
+            },
+            max_price: Some(intent.max_price),
+            custom_id: Some(intent.custom_id.clone()),
+        };
+        let result = engine.client.buy(&link, &order).await;
+        record_single(engine, intent, result);
+        return;
+    }
+    for chunk in records.chunks(engine.config.orders.batch_size.max(1)) {
+        // Name-only intents cannot go in a batch (it takes ids): they go one by one.
+        let (by_id, by_name): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) = chunk.iter().partition(|r| r.intent.item_id.is_some());
+        for r in by_name {
+            let order = BuyOrder {
+                target: BuyTarget::Name { name: r.intent.name.clone(), game: r.intent.game },
+                max_price: Some(r.intent.max_price),
+                custom_id: Some(r.intent.custom_id.clone()),
+            };
+            let result = engine.client.buy(&link, &order).await;
+            record_single(engine, &r.intent, result);
+        }
+        if by_id.is_empty() {
+            continue;
+        }
+        let items: Vec<BatchItem> = by_id
+            .iter()
+            .filter_map(|r| {
+                r.intent.item_id.map(|id| BatchItem { id, max_price: Some(r.intent.max_price), custom_id: Some(r.intent.custom_id.clone()) })
+            })
+            .collect();
+        match engine.client.batch_buy(&link, &items).await {
+            Ok(result) => {
+                for r in &by_id {
+                    let cid = r.intent.custom_id.as_str();
+                    if let Some(p) = result.purchased.iter().find(|p| p.custom_id.as_deref() == Some(cid)) {
+                        bought(engine, &r.intent, p);
+                    } else if let Some(u) = result.unavailable.iter().find(|u| u.custom_id.as_deref() == Some(cid)) {
+                        rejected(engine, &r.intent, u.reason(), u.error_code, &u.error_message);
+                    } else {
+                        unknown(engine, &r.intent, "market_batch_buy answered without this item".into());
+                    }
+                }
+            }
+            Err(e) => {
+                for r in &by_id {
+                    record_error(engine, &r.intent, &e);
+                }
+                engine.api_error("market_batch_buy", &e);
+            }
+        }
+    }
+}
+
+fn record_single(engine: &Engine, intent: &Intent, result: Result<Purchase, ExchangeError>) {
+    match result {
+        Ok(p) => bought(engine, intent, &p),
+        Err(e) => {
+            record_error(engine, intent, &e);
+            engine.api_error("market_buy", &e);
+        }
+    }
+}
+
+fn bought(engine: &Engine, intent: &Intent, p: &Purchase) {
+    engine.stats.bought.fetch_add(1, Ordering::Relaxed);
+    engine.note_debit(p.balance_debited_sum);
+    tracing::info!(
+        custom_id = %intent.custom_id, buy_id = %p.buy_id, item = %intent.name, strategy = %intent.strategy,
+        "bought for {}", p.balance_debited_sum
+    );
+    let state = PurchaseState::Bought {
+        buy_id: p.buy_id,
+        item_id: p.item.id,
+        debited: p.balance_debited_sum,
+        offer: p.offer_status.clone(),
+        tradeofferid: None,
+    };
+    transition(engine, intent, state, format!("bought for {}, buy_id {}", p.balance_debited_sum, p.buy_id));
+}
+
+fn rejected(engine: &Engine, intent: &Intent, reason: Rejection, code: i64, message: &str) {
+    if reason == Rejection::CustomIdAlreadyExists {
+        // The exchange knows this custom_id: something was bought under it. Resolve, don't release.
+        return unknown(engine, intent, format!("exchange says {code} {message}"));
+    }
+    engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(custom_id = %intent.custom_id, item = %intent.name, "not bought: {code} {message}");
+    transition(
+        engine,
+        intent,
+        PurchaseState::NotBought { code, reason: message.to_string() },
+        format!("rejected: {code} {message}; reservation of {} released", intent.max_price),
+    );
+}
+
+fn unknown(engine: &Engine, intent: &Intent, reason: String) {
+    engine.stats.unknown.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(custom_id = %intent.custom_id, item = %intent.name, "outcome unknown: {reason}; will resolve with market_getinfo");
+    transition(engine, intent, PurchaseState::Unknown { reason: reason.clone() }, reason);
+}
+
+fn record_error(engine: &Engine, intent: &Intent, e: &ExchangeError) {
+    match e {
+        ExchangeError::Rejected { reason, code, message, .. } => rejected(engine, intent, reason.clone(), *code, message),
+        // The exchange refused before doing anything.
+        ExchangeError::RateLimited { .. } => rejected(engine, intent, Rejection::Other, -7, "request_limit_reached"),
+        ExchangeError::Fatal { code, message, .. } => rejected(engine, intent, Rejection::Other, *code, message),
+        // Nothing reached the exchange.
+        ExchangeError::NotSent { reason, .. } => rejected(engine, intent, Rejection::Other, 0, &format!("not sent: {reason}")),
+        // It may have been bought: resolve, never buy again under a new id.
+        ExchangeError::OutcomeUnknown { reason, .. } => unknown(engine, intent, reason.clone()),
+        ExchangeError::Malformed { field, detail, .. } => unknown(engine, intent, format!("unreadable answer at {field}: {detail}")),
+    }
+}
+
+fn transition(engine: &Engine, intent: &Intent, state: PurchaseState, detail: String) {
+    let now = engine.clock.now();
+    if let Err(e) = engine.ledger.transition(&intent.custom_id, state, now, &detail) {
+        // The record stays open (pending); reconciliation will ask the exchange about it.
+        tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
+    }
+}
+
+/// True for the statuses worth following after acceptance (rollbacks are possible for a while).
+pub(crate) fn still_moving(offer: &OfferStatus) -> bool {
+    !offer.is_final() || *offer == OfferStatus::Accepted
+}

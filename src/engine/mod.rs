@@ -1,0 +1,419 @@
+//! The engine: scheduled jobs that fetch the market, decide, guard, record, send, and follow every
+//! purchase to a final offer status.
+//!
+//! Jobs (each on its own cron schedule, never stacked):
+//! - **tick**: price list → snapshot → strategies → guard → ledger (intent + reservation, flushed) →
+//!   `market_buy` / `market_batch_buy` → ledger (result);
+//! - **rates**: `currencies`;
+//! - **balance**: `balance`;
+//! - **poll**: resolves purchases whose outcome is open and follows offers until final.
+//!
+//! The trade lock serialises everything that reads or moves the budget (tick, balance, resolving
+//! open outcomes), so a reservation is always visible to the next decision.
+
+pub mod clock;
+pub mod executor;
+pub mod reconcile;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::domain::{Game, PurchaseRecord, PurchaseState, Rates, Usd};
+use crate::exchange::{wire, Client, ExchangeError};
+use crate::guard::{self, Committed, Limits};
+use crate::ledger::Ledger;
+use crate::strategy::decide::{decide, References, Snapshot, Tally};
+use crate::strategy::file::Strategy;
+use clock::Clock;
+use scheduler::JobStats;
+
+/// What the engine is given; tests pass a sandbox client, a temporary ledger and a paused clock.
+pub struct Deps {
+    pub client: Client,
+    pub ledger: Ledger,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Counters for the summary and for tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub ticks: JobStats,
+    pub polls: JobStats,
+    pub candidates: AtomicU64,
+    pub approved: AtomicU64,
+    pub refused: AtomicU64,
+    pub bought: AtomicU64,
+    pub not_bought: AtomicU64,
+    pub unknown: AtomicU64,
+    pub api_errors: AtomicU64,
+    refusals: Mutex<HashMap<&'static str, u64>>,
+}
+
+impl Stats {
+    pub fn refusals(&self) -> HashMap<&'static str, u64> {
+        self.refusals.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn refused(&self, kind: &'static str) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.refusals.lock() {
+            *m.entry(kind).or_default() += 1;
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    rates: Option<Rates>,
+    /// Last fetched project balance and when.
+    balance: Option<(Usd, DateTime<Utc>)>,
+    /// Debited by purchases since that balance was fetched.
+    debited_since_balance: Usd,
+    /// Set after a fatal exchange error: nothing is bought until restart.
+    halt: Option<String>,
+}
+
+pub struct Engine {
+    config: Arc<Config>,
+    strategies: Vec<Strategy>,
+    client: Client,
+    ledger: Ledger,
+    clock: Arc<dyn Clock>,
+    shared: Mutex<Shared>,
+    trade_lock: tokio::sync::Mutex<()>,
+    pub stats: Stats,
+}
+
+impl Engine {
+    pub fn new(config: Arc<Config>, strategies: Vec<Strategy>, deps: Deps) -> Arc<Engine> {
+        Arc::new(Engine {
+            config,
+            strategies,
+            client: deps.client,
+            ledger: deps.ledger,
+            clock: deps.clock,
+            shared: Mutex::new(Shared::default()),
+            trade_lock: tokio::sync::Mutex::new(()),
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Why trading is halted, if it is.
+    pub fn halted(&self) -> Option<String> {
+        self.shared().halt.clone()
+    }
+
+    fn halt(&self, why: String) {
+        tracing::error!(reason = %why, "trading halted: no order will be sent until skinbot is restarted");
+        self.shared().halt = Some(why);
+    }
+
+    /// Notes an exchange error; a fatal one halts trading.
+    fn api_error(&self, what: &str, e: &ExchangeError) {
+        self.stats.api_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(error = %e, "{what} failed");
+        if let ExchangeError::Fatal { .. } = e {
+            self.halt(e.to_string());
+        }
+    }
+
+    /// Runs every job until `shutdown` turns true; a job in progress finishes first (an order and its
+    /// ledger record are never cut in half).
+    pub async fn run(self: &Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let s = &self.config.schedule;
+        let tz = s.timezone;
+        let mut tasks = Vec::new();
+        macro_rules! job {
+            ($name:literal, $cron:expr, $stats:expr, $method:ident) => {{
+                let e = Arc::clone(self);
+                let stats = $stats;
+                tasks.push(tokio::spawn(scheduler::run_job(
+                    $name,
+                    $cron.clone(),
+                    tz,
+                    Arc::clone(&self.clock),
+                    shutdown.clone(),
+                    stats,
+                    move || {
+                        let e = Arc::clone(&e);
+                        async move { e.$method().await }
+                    },
+                )));
+            }};
+        }
+        // Fresh rates and balance before the first decision.
+        self.refresh_rates().await;
+        self.refresh_balance().await;
+        job!("tick", s.pricelist, Arc::new(JobStats::default()), tick_counted);
+        job!("rates", s.currencies, Arc::new(JobStats::default()), refresh_rates);
+        job!("balance", s.balance, Arc::new(JobStats::default()), refresh_balance);
+        job!("poll", s.poll, Arc::new(JobStats::default()), poll_counted);
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn tick_counted(&self) {
+        self.tick().await;
+        self.stats.ticks.runs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn poll_counted(&self) {
+        self.poll().await;
+        self.stats.polls.runs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `currencies` → rates.
+    pub async fn refresh_rates(&self) {
+        match self.client.currencies().await {
+            Ok(items) => match wire::rates_from(&items) {
+                Ok(rates) => self.shared().rates = Some(rates),
+                Err(e) => self.api_error("currencies", &ExchangeError::Malformed { method: "currencies", field: e.clone(), detail: e }),
+            },
+            Err(e) => self.api_error("currencies", &e),
+        }
+    }
+
+    /// `balance`, under the trade lock so no debit is in flight while it is read.
+    pub async fn refresh_balance(&self) {
+        let _g = self.trade_lock.lock().await;
+        self.fetch_balance().await;
+    }
+
+    async fn fetch_balance(&self) {
+        match self.client.balance().await {
+            Ok(b) => {
+                let now = self.clock.now();
+                let mut s = self.shared();
+                s.balance = Some((b.balance, now));
+                s.debited_since_balance = Usd::ZERO;
+                tracing::debug!(balance = %b.balance, "balance");
+            }
+            Err(e) => self.api_error("balance", &e),
+        }
+    }
+
+    /// Start of the current hour and day in the configured timezone, in UTC.
+    pub fn windows(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        window_starts(now, self.config.schedule.timezone)
+    }
+
+    /// One decision round for every configured game.
+    pub async fn tick(&self) {
+        let _g = self.trade_lock.lock().await;
+        if let Some(why) = self.halted() {
+            tracing::warn!(reason = %why, "tick skipped: trading is halted");
+            return;
+        }
+        if self.shared().rates.is_none() {
+            drop(_g);
+            self.refresh_rates().await;
+            return Box::pin(self.tick()).await;
+        }
+        let stale = {
+            let s = self.shared();
+            let max_age = chrono::Duration::from_std(self.config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+            s.balance.is_none_or(|(_, at)| self.clock.now() - at > max_age)
+        };
+        if stale {
+            self.fetch_balance().await;
+        }
+        for game in self.config.orders.games.clone() {
+            self.tick_game(game).await;
+        }
+    }
+
+    async fn tick_game(&self, game: Game) {
+        let listings = match self.client.pricelist_full(game).await {
+            Ok(list) => list.items,
+            Err(e) => return self.api_error("market_pricelist", &e),
+        };
+        let now = self.clock.now();
+        let snapshot = Snapshot::new(game, now, listings);
+        if let Err(e) = self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
+            tracing::warn!(error = %e, "could not record prices");
+        }
+        let records = match self.ledger.list() {
+            Ok(r) => r,
+            Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
+        };
+        let (hour_start, day_start) = self.windows(now);
+        let tally = Tally::from_records(&records, day_start);
+        let rates = self.shared().rates.clone().unwrap_or_default();
+        let refs = LedgerReferences { ledger: &self.ledger, now };
+        let decision = decide(&self.strategies, &snapshot, &rates, &tally, &refs);
+        for note in &decision.notes {
+            tracing::warn!("{note}");
+        }
+        self.stats.candidates.fetch_add(decision.candidates.len() as u64, Ordering::Relaxed);
+        let limits = match Limits::from_settings(&self.config.budget, &rates) {
+            Ok(l) => l,
+            Err(e) => {
+                for _ in &decision.candidates {
+                    self.stats.refused("no_rate");
+                }
+                return tracing::warn!("no order this tick: cannot convert a limit to USD: {e}");
+            }
+        };
+        let committed = self.committed(&records, hour_start, day_start);
+        let halt = self.halted();
+        let verdicts = guard::check(decision.candidates, &limits, &committed, halt.as_deref());
+        for r in &verdicts.refused {
+            self.stats.refused(r.reason.kind());
+            tracing::info!(strategy = %r.candidate.strategy, rule = %r.candidate.rule, item = %r.candidate.name, "refused: {}", r.reason);
+        }
+        tracing::info!(
+            game = %game,
+            listings = snapshot.listing_count(),
+            approved = verdicts.approved.len(),
+            refused = verdicts.refused.len(),
+            "tick"
+        );
+        if verdicts.approved.is_empty() {
+            return;
+        }
+        self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
+        executor::execute(self, verdicts.approved, &rates).await;
+    }
+
+    /// What the guard needs from the ledger and the last balance.
+    fn committed(&self, records: &[PurchaseRecord], hour_start: DateTime<Utc>, day_start: DateTime<Utc>) -> Committed {
+        let mut c = Committed::default();
+        for r in records {
+            let amount = r.committed();
+            if amount == Usd::ZERO {
+                continue;
+            }
+            if r.created_at >= hour_start {
+                c.hour = c.hour.checked_add(amount).unwrap_or(c.hour);
+            }
+            if r.created_at >= day_start {
+                c.day = c.day.checked_add(amount).unwrap_or(c.day);
+                let e = c.item_day.entry((r.intent.game, r.intent.name.clone())).or_default();
+                *e = e.checked_add(amount).unwrap_or(*e);
+            }
+            if matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. }) {
+                c.open_reservations = c.open_reservations.checked_add(amount).unwrap_or(c.open_reservations);
+            }
+        }
+        let s = self.shared();
+        c.balance = s.balance.map(|(b, _)| b.saturating_sub(s.debited_since_balance));
+        c
+    }
+
+    pub(crate) fn note_debit(&self, amount: Usd) {
+        let mut s = self.shared();
+        s.debited_since_balance = s.debited_since_balance.checked_add(amount).unwrap_or(s.debited_since_balance);
+    }
+
+    /// Resolves open outcomes (under the trade lock) and follows offers.
+    pub async fn poll(&self) {
+        {
+            let _g = self.trade_lock.lock().await;
+            reconcile::resolve_open(self).await;
+        }
+        reconcile::follow_offers(self).await;
+    }
+
+    /// A one-screen account of a run.
+    pub fn summary(&self) -> String {
+        let st = &self.stats;
+        let records = self.ledger.list().unwrap_or_default();
+        let spent: Usd = records.iter().filter(|r| matches!(r.state, PurchaseState::Bought { .. })).map(|r| r.committed()).sum();
+        let open = records.iter().filter(|r| !r.state.is_final()).count();
+        let mut by_state: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in &records {
+            *by_state.entry(r.state.label().to_string()).or_default() += 1;
+        }
+        let mut refusals: Vec<_> = st.refusals().into_iter().collect();
+        refusals.sort();
+        let balance = self.shared().balance.map(|(b, _)| b.to_string()).unwrap_or_else(|| "unknown".into());
+        let mut out = String::new();
+        out.push_str("── skinbot summary ──────────────────────────────\n");
+        out.push_str(&format!("ticks {}   polls {}   api errors {}\n", st.ticks.runs.load(Ordering::Relaxed), st.polls.runs.load(Ordering::Relaxed), st.api_errors.load(Ordering::Relaxed)));
+        out.push_str(&format!(
+            "this run: candidates {}   approved {}   refused {}   bought {}   not bought {}   unknown {}\n",
+            st.candidates.load(Ordering::Relaxed),
+            st.approved.load(Ordering::Relaxed),
+            st.refused.load(Ordering::Relaxed),
+            st.bought.load(Ordering::Relaxed),
+            st.not_bought.load(Ordering::Relaxed),
+            st.unknown.load(Ordering::Relaxed)
+        ));
+        if !refusals.is_empty() {
+            let list: Vec<String> = refusals.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            out.push_str(&format!("refusals: {}\n", list.join(", ")));
+        }
+        out.push_str(&format!("ledger: {} purchases, {} still open, bought for {spent}\n", records.len(), open));
+        if !by_state.is_empty() {
+            let list: Vec<String> = by_state.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            out.push_str(&format!("states: {}\n", list.join(", ")));
+        }
+        out.push_str(&format!("balance (last fetched): {balance}\n"));
+        if let Some(h) = self.halted() {
+            out.push_str(&format!("HALTED: {h}\n"));
+        }
+        out
+    }
+}
+
+/// Start of the current hour and of the current day in `tz`, as UTC instants.
+pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let local = now.with_timezone(&tz);
+    let hour = local.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    let day = tz
+        .with_ymd_and_hms(local.year(), local.month(), local.day(), 0, 0, 0)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        // A midnight that does not exist (DST gap): the hour window start is the safest fallback.
+        .unwrap_or(hour);
+    (hour, day)
+}
+
+/// Reference prices from the ledger's recorded price history.
+struct LedgerReferences<'a> {
+    ledger: &'a Ledger,
+    now: DateTime<Utc>,
+}
+
+impl References for LedgerReferences<'_> {
+    fn history_median(&self, game: Game, name: &str, window_hours: u32) -> Option<Usd> {
+        let since = self.now - chrono::Duration::hours(i64::from(window_hours));
+        self.ledger.median_price(game, name, since, self.now).ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_follow_the_configured_timezone() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 23, 30, 0).unwrap(); // 00:30 on the 27th in Berlin
+        let (hour, day) = window_starts(now, tz);
+        assert_eq!(hour, Utc.with_ymd_and_hms(2026, 11, 26, 23, 0, 0).unwrap());
+        assert_eq!(day, Utc.with_ymd_and_hms(2026, 11, 26, 23, 0, 0).unwrap());
+        let (_, day_utc) = window_starts(now, Tz::UTC);
+        assert_eq!(day_utc, Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap());
+    }
+}

@@ -1,0 +1,440 @@
+//! The ledger: every purchase, its history as a hash-chained event log, and recorded prices, in one sled
+//! database.
+//!
+//! Trees:
+//! - `purchases`: custom id → [`PurchaseRecord`] as JSON.
+//! - `by_time`, `open`: `created_at` + custom id → empty; every purchase, and those not final. They make
+//!   "since" queries and reconciliation skip what they don't need.
+//! - `events`: u64 sequence → hash-chained event (see [`events`]). Written in the same sled transaction as
+//!   the purchase it describes, so the two never disagree.
+//! - `prices`: game 0x00 name 0x00 unix seconds → price text, only when the price changed.
+//! - `meta`: schema version, the custom id counter, the chain head.
+//!
+//! Key layouts are in [`keys`]. sled lets one process open a database; [`LedgerError::Locked`] says so.
+
+mod error;
+pub mod events;
+pub mod keys;
+mod prices;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::Tree;
+
+pub use error::LedgerError;
+pub use events::{Event, EventKind};
+pub use prices::weighted_median;
+
+use crate::domain::{CustomId, Game, OfferStatus, PurchaseRecord, PurchaseState, Usd};
+use events::Appender;
+use keys::{id_from_time_index_key, time_index_key, time_prefix};
+
+const SCHEMA_VERSION: u64 = 1;
+const META_SCHEMA: &str = "schema_version";
+/// The last custom id issued: unix second (i64 BE) + sequence within it (u32 BE).
+const META_LAST_ID: &str = "ids.last";
+
+/// Last recorded price per item, filled lazily from the `prices` tree; `None` = known to have none.
+type PriceCache = HashMap<Game, HashMap<String, Option<(u64, Usd)>>>;
+
+/// A handle on the ledger. Cloning is cheap and every clone sees the same data.
+#[derive(Clone)]
+pub struct Ledger {
+    db: sled::Db,
+    purchases: Tree,
+    by_time: Tree,
+    open: Tree,
+    events: Tree,
+    prices: Tree,
+    meta: Tree,
+    /// Where it lives, for error messages.
+    dir: Arc<str>,
+    /// Also serializes price writes, so the cache and the tree move together.
+    price_cache: Arc<Mutex<PriceCache>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// Optional narrowing of [`Ledger::committed_since_matching`]; the default matches every purchase.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitFilter<'a> {
+    pub strategy: Option<&'a str>,
+    pub item: Option<(Game, &'a str)>,
+}
+
+impl CommitFilter<'_> {
+    fn matches(&self, record: &PurchaseRecord) -> bool {
+        self.strategy.is_none_or(|s| record.intent.strategy == s)
+            && self.item.is_none_or(|(game, name)| record.intent.game == game && record.intent.name == name)
+    }
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    // sled reports a held lock as a plain io error with this text (config.rs, `try_lock`).
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+/// Parses a `purchases` value, checking it belongs under its key.
+pub(crate) fn decode_record(key: &[u8], value: &[u8]) -> Result<PurchaseRecord, LedgerError> {
+    let shown = String::from_utf8_lossy(key).into_owned();
+    let record: PurchaseRecord = serde_json::from_slice(value).map_err(|e| LedgerError::Corrupt {
+        tree: "purchases",
+        key: shown.clone(),
+        reason: format!("not a purchase record: {e}"),
+    })?;
+    if record.intent.custom_id.as_str().as_bytes() != key {
+        return Err(LedgerError::Corrupt {
+            tree: "purchases",
+            key: shown,
+            reason: format!("holds the record of {}", record.intent.custom_id),
+        });
+    }
+    Ok(record)
+}
+
+/// What a requested state change does to a record.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    Apply,
+    NoOp,
+}
+
+/// The transition rules: anything may follow `pending` / `unknown`; a final state changes only
+/// `accepted` → `rollback_*`; a bought purchase keeps its buy id, item and debit; repeating the current
+/// state (the same offer status, polled again) changes nothing.
+fn decide(record: &PurchaseRecord, to: &PurchaseState) -> Result<Change, LedgerError> {
+    let from = &record.state;
+    if from == to {
+        return Ok(Change::NoOp);
+    }
+    let custom_id = &record.intent.custom_id;
+    if let (
+        PurchaseState::Bought { buy_id, item_id, debited, offer, tradeofferid },
+        PurchaseState::Bought { buy_id: new_buy, item_id: new_item, debited: new_debit, offer: new_offer, tradeofferid: new_trade },
+    ) = (from, to)
+    {
+        if (buy_id, item_id, debited) != (new_buy, new_item, new_debit) {
+            return Err(LedgerError::Conflict {
+                custom_id: custom_id.clone(),
+                reason: format!(
+                    "recorded as bought (buy_id {buy_id}, item {item_id}, debited {debited}); \
+                     refusing buy_id {new_buy}, item {new_item}, debited {new_debit}"
+                ),
+            });
+        }
+        if offer == new_offer {
+            return match (tradeofferid, new_trade) {
+                (_, None) => Ok(Change::NoOp),
+                (None, Some(_)) => Ok(Change::Apply),
+                (Some(old), Some(new)) if old == new => Ok(Change::NoOp),
+                (Some(old), Some(new)) => Err(LedgerError::Conflict {
+                    custom_id: custom_id.clone(),
+                    reason: format!("trade offer {old} is recorded; refusing trade offer {new}"),
+                }),
+            };
+        }
+        let rollback = matches!(new_offer, OfferStatus::RollbackUser | OfferStatus::RollbackSupplier);
+        if !from.is_final() || (*offer == OfferStatus::Accepted && rollback) {
+            return Ok(Change::Apply);
+        }
+    } else if !from.is_final() {
+        return Ok(Change::Apply);
+    }
+    Err(LedgerError::FinalState { custom_id: custom_id.clone(), from: from.label().into(), to: to.label().into() })
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger in `dir`.
+    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        let shown = dir.display().to_string();
+        let db = sled::Config::new().path(dir).open().map_err(|source| {
+            if is_lock_error(&source) {
+                LedgerError::Locked { dir: shown.clone() }
+            } else {
+                LedgerError::Open { dir: shown.clone(), source }
+            }
+        })?;
+        Ledger::init(db, shown)
+    }
+
+    /// A ledger that lives only as long as its handles (sled's temporary mode), for tests.
+    pub fn temporary() -> Result<Ledger, LedgerError> {
+        let shown = "<temporary ledger>".to_string();
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(|source| LedgerError::Open { dir: shown.clone(), source })?;
+        Ledger::init(db, shown)
+    }
+
+    fn init(db: sled::Db, dir: String) -> Result<Ledger, LedgerError> {
+        let tree = |name: &str| db.open_tree(name).map_err(|source| LedgerError::Open { dir: dir.clone(), source });
+        let ledger = Ledger {
+            purchases: tree("purchases")?,
+            by_time: tree("by_time")?,
+            open: tree("open")?,
+            events: tree("events")?,
+            prices: tree("prices")?,
+            meta: tree("meta")?,
+            db,
+            dir: dir.into(),
+            price_cache: Arc::default(),
+        };
+        match ledger.meta.get(META_SCHEMA).map_err(|e| ledger.storage(e))? {
+            None => {
+                ledger.meta.insert(META_SCHEMA, SCHEMA_VERSION.to_string().as_bytes()).map_err(|e| ledger.storage(e))?;
+                ledger.flush()?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(v) => {
+                return Err(LedgerError::SchemaVersion {
+                    dir: ledger.dir.to_string(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                    expected: SCHEMA_VERSION,
+                })
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// The directory it lives in, as shown in messages.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    fn storage(&self, source: sled::Error) -> LedgerError {
+        LedgerError::Storage { dir: self.dir.to_string(), source }
+    }
+
+    fn tx_error(&self, e: TransactionError<LedgerError>) -> LedgerError {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.storage(e),
+        }
+    }
+
+    /// Writes everything so far to disk.
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        self.db.flush().map(drop).map_err(|e| self.storage(e))
+    }
+
+    /// A new custom id, `sb-YYYYMMDDTHHMMSSZ-NNNNNN`, greater (as bytes) than every id issued before, even if
+    /// the clock went back. Not flushed: an id that was never recorded was never sent, so reissuing it after
+    /// a crash is harmless, and recording one flushes the counter with it.
+    pub fn next_custom_id(&self, now: DateTime<Utc>) -> Result<CustomId, LedgerError> {
+        let (second, seq) = self
+            .meta
+            .transaction(|tx| {
+                let last = match tx.get(META_LAST_ID)? {
+                    None => None,
+                    Some(v) => match <[u8; 12]>::try_from(v.as_ref()) {
+                        Ok(b) => Some((
+                            i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                            u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+                        )),
+                        Err(_) => {
+                            return Err(ConflictableTransactionError::Abort(LedgerError::Corrupt {
+                                tree: "meta",
+                                key: META_LAST_ID.into(),
+                                reason: "expected 12 bytes".into(),
+                            }))
+                        }
+                    },
+                };
+                let next = match last {
+                    Some((second, seq)) if now.timestamp() <= second => {
+                        if seq + 1 < keys::ID_SEQ_LIMIT {
+                            (second, seq + 1)
+                        } else {
+                            // A million ids in one second: borrow the next second rather than widen the id.
+                            (second + 1, 1)
+                        }
+                    }
+                    _ => (now.timestamp(), 1),
+                };
+                let mut value = next.0.to_be_bytes().to_vec();
+                value.extend_from_slice(&next.1.to_be_bytes());
+                tx.insert(META_LAST_ID, value)?;
+                Ok(next)
+            })
+            .map_err(|e| self.tx_error(e))?;
+        keys::custom_id(second, seq)
+    }
+
+    /// Intent before send (invariant 2): records `records` (each pending, with its reservation) and their
+    /// events in one transaction and flushes to disk before returning. Writes nothing if any custom id is
+    /// already recorded or appears twice in `records`.
+    pub fn record_intents(&self, records: &[PurchaseRecord]) -> Result<(), LedgerError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut ids = HashSet::new();
+        let mut encoded = Vec::with_capacity(records.len());
+        for record in records {
+            let custom_id = &record.intent.custom_id;
+            let invalid = |reason: &str| LedgerError::InvalidRecord { custom_id: custom_id.clone(), reason: reason.into() };
+            if record.state != PurchaseState::Pending {
+                return Err(invalid(&format!("an intent must be pending, not {}", record.state.label())));
+            }
+            if record.intent.max_price.is_negative() {
+                return Err(invalid(&format!("negative max_price {}", record.intent.max_price)));
+            }
+            if !ids.insert(custom_id) {
+                return Err(LedgerError::DuplicateId { custom_id: custom_id.clone() });
+            }
+            let json = serde_json::to_vec(record).map_err(|e| invalid(&format!("cannot be encoded: {e}")))?;
+            encoded.push((record, json));
+        }
+        (&self.purchases, &self.by_time, &self.open, &self.events, &self.meta)
+            .transaction(|(purchases, by_time, open, events, meta)| {
+                let mut log = Appender::start(events, meta)?;
+                for (record, json) in &encoded {
+                    let id = &record.intent.custom_id;
+                    if purchases.get(id.as_str())?.is_some() {
+                        return Err(ConflictableTransactionError::Abort(LedgerError::DuplicateId {
+                            custom_id: id.clone(),
+                        }));
+                    }
+                    purchases.insert(id.as_str(), json.as_slice())?;
+                    let index_key = time_index_key(record.created_at, id);
+                    by_time.insert(index_key.as_slice(), &[])?;
+                    open.insert(index_key, &[])?;
+                    let detail = record.transitions.last().map_or("", |t| t.detail.as_str());
+                    log.append(record.created_at, EventKind::Intent, detail, record)?;
+                }
+                log.finish()
+            })
+            .map_err(|e| self.tx_error(e))?;
+        self.flush()
+    }
+
+    /// Moves a purchase to `state` (see the rules on [`decide`]), recording the transition and its event
+    /// atomically, flushed. Repeating the current state returns the record unchanged.
+    pub fn transition(
+        &self,
+        id: &CustomId,
+        state: PurchaseState,
+        at: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<PurchaseRecord, LedgerError> {
+        let (record, changed) = (&self.purchases, &self.open, &self.events, &self.meta)
+            .transaction(|(purchases, open, events, meta)| {
+                let abort = |e| Err(ConflictableTransactionError::Abort(e));
+                let Some(value) = purchases.get(id.as_str())? else {
+                    return abort(LedgerError::NotFound { custom_id: id.clone() });
+                };
+                let mut record = match decode_record(id.as_str().as_bytes(), &value) {
+                    Ok(r) => r,
+                    Err(e) => return abort(e),
+                };
+                match decide(&record, &state) {
+                    Err(e) => return abort(e),
+                    Ok(Change::NoOp) => return Ok((record, false)),
+                    Ok(Change::Apply) => {}
+                }
+                record.transition(state.clone(), at, detail);
+                let json = match serde_json::to_vec(&record) {
+                    Ok(j) => j,
+                    Err(e) => {
+                        return abort(LedgerError::InvalidRecord {
+                            custom_id: id.clone(),
+                            reason: format!("cannot be encoded: {e}"),
+                        })
+                    }
+                };
+                purchases.insert(id.as_str(), json)?;
+                let index_key = time_index_key(record.created_at, id);
+                if record.state.is_final() {
+                    open.remove(index_key)?;
+                } else {
+                    open.insert(index_key, &[])?;
+                }
+                let mut log = Appender::start(events, meta)?;
+                log.append(at, EventKind::Transition, detail, &record)?;
+                log.finish()?;
+                Ok((record, true))
+            })
+            .map_err(|e| self.tx_error(e))?;
+        if changed {
+            self.flush()?;
+        }
+        Ok(record)
+    }
+
+    pub fn get(&self, id: &CustomId) -> Result<Option<PurchaseRecord>, LedgerError> {
+        match self.purchases.get(id.as_str()).map_err(|e| self.storage(e))? {
+            Some(value) => decode_record(id.as_str().as_bytes(), &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every purchase, oldest `created_at` first (ties by custom id).
+    pub fn list(&self) -> Result<Vec<PurchaseRecord>, LedgerError> {
+        self.indexed("by_time", self.by_time.iter(), None)
+    }
+
+    /// Purchases created at or after `since`, oldest first; older ones are skipped by key, not read.
+    pub fn list_since(&self, since: DateTime<Utc>) -> Result<Vec<PurchaseRecord>, LedgerError> {
+        let start = time_prefix(since);
+        self.indexed("by_time", self.by_time.range(start..), Some(since))
+    }
+
+    /// Purchases whose state is not final, oldest first: what reconciliation must resolve.
+    pub fn open_purchases(&self) -> Result<Vec<PurchaseRecord>, LedgerError> {
+        let records = self.indexed("open", self.open.iter(), None)?;
+        Ok(records.into_iter().filter(|r| !r.state.is_final()).collect())
+    }
+
+    fn indexed(
+        &self,
+        name: &'static str,
+        keys: sled::Iter,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PurchaseRecord>, LedgerError> {
+        let mut out = Vec::new();
+        for key in keys.keys() {
+            let key = key.map_err(|e| self.storage(e))?;
+            let id = id_from_time_index_key(name, &key)?;
+            let record = self.get(&id)?.ok_or_else(|| LedgerError::Corrupt {
+                tree: name,
+                key: id.to_string(),
+                reason: "indexes a purchase that is not in `purchases`".into(),
+            })?;
+            // The key has microseconds; the record may be finer.
+            if since.is_none_or(|since| record.created_at >= since) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What purchases created at or after `since` count against the budget: reservations until released,
+    /// debits once bought (see [`PurchaseRecord::committed`]).
+    pub fn committed_since(&self, since: DateTime<Utc>) -> Result<Usd, LedgerError> {
+        self.committed_since_matching(since, CommitFilter::default())
+    }
+
+    /// [`Ledger::committed_since`] over the purchases of one strategy and/or one item.
+    pub fn committed_since_matching(&self, since: DateTime<Utc>, filter: CommitFilter<'_>) -> Result<Usd, LedgerError> {
+        let mut total = Usd::ZERO;
+        for record in self.list_since(since)? {
+            if filter.matches(&record) {
+                total = total.checked_add(record.committed()).ok_or_else(|| LedgerError::Overflow {
+                    what: format!("the amounts committed since {since}"),
+                })?;
+            }
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! `/sandbox/…`: inspection and control endpoints that only the sandbox has (no authentication —
+//! the sandbox listens on loopback). JSON in, JSON out.
+//!
+//! * `GET  /sandbox/balance` · `POST /sandbox/balance {"balance":"250.00"}`
+//! * `GET  /sandbox/purchases` · `GET /sandbox/offers` · `GET /sandbox/requests`
+//! * `GET  /sandbox/faults` · `POST /sandbox/faults {…Faults…}` (missing fields take defaults)
+//! * `POST /sandbox/advance {"seconds":600}` or `{"ms":1500}`
+//! * `GET  /sandbox/clock`
+//! * `GET  /sandbox/listings?name=…` · `POST /sandbox/listings {"name":"…","game":"cs2","price":"1.23"}`
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::faults::Faults;
+use super::render::balance_text;
+use super::Shared;
+use crate::domain::money::parse_decimal;
+use crate::domain::{Game, Usd};
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/sandbox/balance", get(balance).post(set_balance))
+        .route("/sandbox/purchases", get(purchases))
+        .route("/sandbox/offers", get(offers))
+        .route("/sandbox/requests", get(requests))
+        .route("/sandbox/faults", get(faults).post(set_faults))
+        .route("/sandbox/advance", post(advance))
+        .route("/sandbox/clock", get(clock))
+        .route("/sandbox/listings", get(listings).post(add_listing))
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+async fn balance(State(app): State<Arc<Shared>>) -> Json<Value> {
+    let st = app.sync();
+    Json(json!({ "balance": balance_text(st.balance().amount()) }))
+}
+
+#[derive(Deserialize)]
+struct SetBalance {
+    balance: Value,
+}
+
+async fn set_balance(State(app): State<Arc<Shared>>, Json(req): Json<SetBalance>) -> Response {
+    let text = match &req.balance {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return bad_request("balance must be a decimal string such as \"250.00\""),
+    };
+    match parse_decimal(&text) {
+        Ok(d) if !d.is_sign_negative() => {
+            let mut st = app.sync();
+            st.set_balance(Usd::new(d));
+            Json(json!({ "balance": balance_text(st.balance().amount()) })).into_response()
+        }
+        _ => bad_request(format!("`{text}` is not an amount of zero or more")),
+    }
+}
+
+async fn purchases(State(app): State<Arc<Shared>>) -> Json<Value> {
+    let st = app.sync();
+    Json(json!(st.purchases()))
+}
+
+async fn offers(State(app): State<Arc<Shared>>) -> Json<Value> {
+    let st = app.sync();
+    let rows: Vec<Value> = st
+        .purchases()
+        .iter()
+        .map(|p| json!({ "buy_id": p.buy_id, "custom_id": p.custom_id, "offer_status": p.offer_status, "tradeofferid": p.tradeofferid, "history": p.history, "refunded": p.refunded }))
+        .collect();
+    Json(Value::Array(rows))
+}
+
+async fn requests(State(app): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(app.lock().requests()))
+}
+
+async fn faults(State(app): State<Arc<Shared>>) -> Json<Faults> {
+    Json(app.lock().faults.clone())
+}
+
+async fn set_faults(State(app): State<Arc<Shared>>, Json(f): Json<Faults>) -> Json<Faults> {
+    tracing::info!(target: "sandbox", faults = ?f, "faults set");
+    app.lock().faults = f.clone();
+    Json(f)
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    #[serde(default)]
+    seconds: u64,
+    #[serde(default)]
+    ms: u64,
+}
+
+async fn advance(State(app): State<Arc<Shared>>, Json(a): Json<Advance>) -> Json<Value> {
+    app.advance(Duration::from_secs(a.seconds) + Duration::from_millis(a.ms));
+    Json(json!({ "now": app.clock.now_unix() }))
+}
+
+async fn clock(State(app): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({ "now": app.clock.now_unix(), "mode": app.clock.mode() }))
+}
+
+async fn listings(State(app): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let Some(name) = q.get("name") else {
+        return bad_request("query parameter `name` is required");
+    };
+    let st = app.sync();
+    let rows: Vec<Value> = st.market.named_any_game(name).into_iter().map(|(id, p)| json!({ "id": id, "price": p.wire() })).collect();
+    Json(Value::Array(rows)).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewListing {
+    name: String,
+    #[serde(default)]
+    game: Option<String>,
+    price: Value,
+}
+
+async fn add_listing(State(app): State<Arc<Shared>>, Json(l): Json<NewListing>) -> Response {
+    let game = match l.game.as_deref().map(str::parse::<Game>) {
+        None => Game::Cs2,
+        Some(Ok(g)) => g,
+        Some(Err(e)) => return bad_request(e.to_string()),
+    };
+    let text = match &l.price {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return bad_request("price must be a decimal string"),
+    };
+    match parse_decimal(&text) {
+        Ok(p) if p > rust_decimal::Decimal::ZERO && l.name.trim().chars().count() >= 3 => {
+            let now = app.clock.now_unix();
+            let id = app.sync().market.add_listing(l.name.trim(), game, Usd::new(p), now);
+            Json(json!({ "id": id })).into_response()
+        }
+        _ => bad_request("need a name of 3+ characters and a price above zero"),
+    }
+}

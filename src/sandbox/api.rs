@@ -1,0 +1,540 @@
+//! `POST /api.php`: the SkinsBack API (reference §1-§5).
+//!
+//! Order of checks for every request: faults that act before the server (latency, 5xx, hang) →
+//! verb (-1) → rate limit (-7) → authentication (-2/-3) → project active (-4) → method (-5) →
+//! market switch (-6, `market_*` only) → the method's own checks.
+//!
+//! Authentication: if either `X-CLIENT-ID` or `X-CLIENT-SECRET` is present, the headers alone decide
+//! (both must be right; a body `shopid`/`sign` is then ignored, right or wrong). Otherwise `shopid`
+//! must be the Client ID and `sign` must verify over the scalar parameters as PHP sees them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rand::Rng;
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+
+use super::error::{self, ApiError};
+use super::faults::FaultKind;
+use super::php::{Php, Params};
+use super::render::{self, balance_text, success};
+use super::state::{Ceiling, Outcome, RequestRecord, State as Sb};
+use super::Shared;
+use crate::domain::{Game, ItemId};
+use crate::exchange::sign;
+
+/// The rates `currencies` lists: units of each currency per 1 USD (reference §4.2, §8.14).
+const CURRENCIES: &[(&str, &str, &str)] = &[
+    ("usd", "US Dollar", "1"),
+    ("eur", "Euro", "0.92"),
+    ("rub", "Russian ruble", "89.5"),
+    ("uah", "Ukrainian hryvnia", "41.2"),
+    ("cny", "Chinese yuan", "7.25"),
+    ("kzt", "Kazakhstani tenge", "478.3"),
+    ("aud", "Australian dollar", "1.52"),
+    ("cad", "Canadian dollar", "1.37"),
+    ("brl", "Brazilian real", "5.45"),
+    ("nzd", "New Zealand dollar", "1.66"),
+];
+
+/// Most rows one `market_search` by substring returns.
+const SEARCH_CAP: usize = 1000;
+
+enum Reply {
+    Ok(Value),
+    /// Pre-serialized success body (the price list can be tens of megabytes).
+    Raw(Vec<u8>),
+    Err(ApiError),
+}
+
+pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: HeaderMap, body: Bytes) -> Response {
+    let now = app.clock.now();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let params = Params::parse(content_type, &body);
+    let method = params.str("method").map(str::to_string);
+    let header_auth = headers.contains_key("x-client-id") || headers.contains_key("x-client-secret");
+
+    let (mut rec, plan) = {
+        let mut st = app.lock();
+        let seq = st.next_request_seq();
+        let rec = RequestRecord {
+            seq,
+            at_ms: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
+            http_method: verb.to_string(),
+            method: method.clone(),
+            params: params.scalars().filter(|(k, _)| *k != "sign").map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            header_auth,
+            outcome: Outcome::Success,
+            faults: Vec::new(),
+        };
+        (rec, FaultPlan::draw(&mut st, method.as_deref()))
+    };
+
+    if !plan.latency.is_zero() {
+        rec.faults.push(FaultKind::Latency { ms: u64::try_from(plan.latency.as_millis()).unwrap_or(u64::MAX) });
+        app.sleep(plan.latency).await;
+    }
+    if let Some(status) = plan.http_error {
+        tracing::warn!(target: "sandbox", seq = rec.seq, status, "fault: HTTP error");
+        rec.faults.push(FaultKind::HttpError { status });
+        rec.outcome = Outcome::Http { status };
+        app.lock().record(rec);
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (code, [(header::CONTENT_TYPE, "text/html")], format!("<html><body><h1>{status}</h1></body></html>")).into_response();
+    }
+    if plan.hang {
+        tracing::warn!(target: "sandbox", seq = rec.seq, "fault: hang");
+        rec.faults.push(FaultKind::Hang);
+        rec.outcome = Outcome::Hung;
+        let hang_for = {
+            let mut st = app.lock();
+            let d = st.faults.hang_for;
+            st.record(rec);
+            d
+        };
+        app.sleep(hang_for).await;
+        return (StatusCode::GATEWAY_TIMEOUT, "gateway timeout").into_response();
+    }
+
+    let (reply, committed) = if verb != Method::POST {
+        (Reply::Err(error::PLEASE_USE_POST), false)
+    } else {
+        let mut st = app.lock();
+        st.process_until(now);
+        let limiter_now = app.clock.limiter_now();
+        dispatch(&mut st, &params, &headers, now, limiter_now, &mut rec.faults)
+    };
+
+    if committed && plan.drop_after_commit {
+        tracing::warn!(target: "sandbox", seq = rec.seq, "fault: connection dropped after commit");
+        rec.faults.push(FaultKind::DropAfterCommit);
+        rec.outcome = Outcome::Dropped;
+        app.lock().record(rec);
+        return dropped_connection();
+    }
+
+    let body = match reply {
+        Reply::Err(e) => {
+            rec.outcome = Outcome::ApiError { code: e.code, message: e.message.to_string() };
+            e.body().to_string().into_bytes()
+        }
+        Reply::Ok(mut v) => {
+            if plan.malformed {
+                rec.faults.push(FaultKind::Malformed);
+                render::corrupt(&mut v);
+            }
+            v.to_string().into_bytes()
+        }
+        Reply::Raw(bytes) => {
+            if plan.malformed {
+                rec.faults.push(FaultKind::Malformed);
+                match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(mut v) => {
+                        render::corrupt(&mut v);
+                        v.to_string().into_bytes()
+                    }
+                    Err(_) => bytes,
+                }
+            } else {
+                bytes
+            }
+        }
+    };
+    tracing::debug!(target: "sandbox", seq = rec.seq, method = ?rec.method, outcome = ?rec.outcome, "request");
+    app.lock().record(rec);
+    ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
+}
+
+/// The fractional faults drawn for one request, before it is processed.
+struct FaultPlan {
+    latency: Duration,
+    http_error: Option<u16>,
+    hang: bool,
+    drop_after_commit: bool,
+    malformed: bool,
+}
+
+impl FaultPlan {
+    fn draw(st: &mut Sb, method: Option<&str>) -> FaultPlan {
+        let f = st.faults.clone();
+        if !f.targets(method) {
+            return FaultPlan { latency: Duration::ZERO, http_error: None, hang: false, drop_after_commit: false, malformed: false };
+        }
+        let rng = &mut st.fault_rng;
+        let mut chance = |rate: f64| -> bool {
+            if rate >= 1.0 {
+                true
+            } else if rate > 0.0 {
+                rng.random_bool(rate)
+            } else {
+                false
+            }
+        };
+        let http_error = chance(f.http_error_rate).then_some(());
+        let hang = chance(f.hang_rate);
+        let drop_after_commit = chance(f.drop_after_commit_rate);
+        let malformed = chance(f.malformed_rate);
+        let http_error = http_error.map(|()| if st.fault_rng.random_bool(0.5) { 500 } else { 502 });
+        FaultPlan { latency: f.latency, http_error, hang, drop_after_commit, malformed }
+    }
+}
+
+/// A response whose body fails at once: hyper closes the connection without sending the head, so
+/// the client sees a dropped connection, not an answer.
+fn dropped_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("sandbox fault: connection dropped after commit"))
+    });
+    Response::new(Body::from_stream(stream))
+}
+
+/// Runs one authenticated-or-not request against the state; `true` when money was spent.
+fn dispatch(st: &mut Sb, params: &Params, headers: &HeaderMap, now: Duration, limiter_now: Duration, faults: &mut Vec<FaultKind>) -> (Reply, bool) {
+    if let Some(limit) = st.faults.rate_limit {
+        if !st.limiter.admit(&limit, limiter_now) {
+            tracing::warn!(target: "sandbox", "rate limit: -7");
+            faults.push(FaultKind::RateLimited);
+            return (Reply::Err(error::REQUEST_LIMIT), false);
+        }
+    }
+    if let Err(e) = authenticate(st, params, headers) {
+        return (Reply::Err(e), false);
+    }
+    if st.faults.shop_inactive {
+        faults.push(FaultKind::ShopInactive);
+        return (Reply::Err(error::SHOP_NOT_ACTIVE), false);
+    }
+    let method = params.str("method").unwrap_or("");
+    let known = matches!(
+        method,
+        "market_pricelist" | "market_search" | "market_buy" | "market_batch_buy" | "market_getinfo" | "market_history" | "balance" | "currencies" | "status"
+    );
+    if !known {
+        return (Reply::Err(error::INVALID_METHOD), false);
+    }
+    if method.starts_with("market_") && st.faults.market_disabled {
+        faults.push(FaultKind::MarketDisabled);
+        return (Reply::Err(error::MARKET_DISABLED), false);
+    }
+    match method {
+        "market_pricelist" => (pricelist(st, params), false),
+        "market_search" => (search(st, params), false),
+        "market_buy" => match buy(st, params, now) {
+            Ok(v) => (Reply::Ok(v), true),
+            Err(e) => (Reply::Err(e), false),
+        },
+        "market_batch_buy" => batch_buy(st, params, now),
+        "market_getinfo" => (getinfo(st, params), false),
+        "market_history" => (history(st, params), false),
+        "balance" => (Reply::Ok(balance(st)), false),
+        "currencies" => (Reply::Ok(currencies()), false),
+        _ => {
+            if st.faults.unavailable.is_some() {
+                faults.push(FaultKind::Unavailable);
+            }
+            (Reply::Ok(status(st)), false)
+        }
+    }
+}
+
+fn authenticate(st: &Sb, params: &Params, headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let (hid, hsecret) = (header("x-client-id"), header("x-client-secret"));
+    if hid.is_some() || hsecret.is_some() {
+        if hid.map(str::trim) != Some(st.shop_id.as_str()) {
+            return Err(error::INVALID_SHOPID);
+        }
+        return match hsecret {
+            Some(s) if constant_time_eq(s.trim().as_bytes(), st.secret.as_bytes()) => Ok(()),
+            _ => Err(error::INVALID_SIGNATURE),
+        };
+    }
+    if params.str("shopid").map(str::trim) != Some(st.shop_id.as_str()) {
+        return Err(error::INVALID_SHOPID);
+    }
+    match params.str("sign") {
+        Some(s) if sign::verify(params.scalars(), &st.secret, s) => Ok(()),
+        _ => Err(error::INVALID_SIGNATURE),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `game`: absent → cs2, `csgo` → cs2; anything else is a game with nothing on sale (`None`).
+fn game(params: &Params) -> Option<Game> {
+    match params.non_empty("game") {
+        None => Some(Game::Cs2),
+        Some(g) => g.parse().ok(),
+    }
+}
+
+fn pricelist(st: &Sb, params: &Params) -> Reply {
+    let r = st.render;
+    let full = params.truthy("full");
+    let mut out = Vec::with_capacity(if full { st.market.listing_count() * 100 } else { 4096 });
+    out.extend_from_slice(b"{\"status\":\"success\",\"last_update\":");
+    render::push_value(&mut out, &r.int(st.market.last_update()));
+    out.extend_from_slice(b",\"items\":[");
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+    };
+    if let Some(g) = game(params) {
+        if full {
+            for l in st.market.all(g) {
+                sep(&mut out);
+                out.extend_from_slice(b"{\"id\":");
+                render::push_value(&mut out, &r.int(l.id.get()));
+                out.extend_from_slice(b",\"name\":");
+                render::push_json_str(&mut out, l.name);
+                out.extend_from_slice(b",\"price\":");
+                render::push_value(&mut out, &r.money(l.price));
+                out.extend_from_slice(b",\"classid\":");
+                render::push_json_str(&mut out, l.classid);
+                out.push(b'}');
+            }
+        } else {
+            for grp in st.market.groups(g) {
+                sep(&mut out);
+                out.extend_from_slice(b"{\"name\":");
+                render::push_json_str(&mut out, grp.name);
+                out.extend_from_slice(b",\"price\":");
+                render::push_value(&mut out, &r.money(grp.price));
+                out.extend_from_slice(b",\"classid\":");
+                render::push_json_str(&mut out, grp.classid);
+                out.extend_from_slice(b",\"count\":");
+                render::push_value(&mut out, &r.int(u64::try_from(grp.count).unwrap_or(u64::MAX)));
+                out.push(b'}');
+            }
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Reply::Raw(out)
+}
+
+/// `name`: listings whose name contains it (case-insensitive, like a search box); `names`: listings
+/// of exactly those names. Both at least 3 characters.
+fn search(st: &Sb, params: &Params) -> Reply {
+    let r = st.render;
+    let names: Vec<String> = match params.get("names") {
+        Some(v) => v.values().iter().filter_map(|n| n.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None => Vec::new(),
+    };
+    let name = params.non_empty("name");
+    if name.is_none() && names.is_empty() {
+        return Reply::Err(error::NAME_OR_NAMES_REQUIRED);
+    }
+    if name.iter().map(|s| s.to_string()).chain(names.iter().cloned()).any(|n| n.chars().count() < 3) {
+        return Reply::Err(error::NAME_MIN_LENGTH);
+    }
+    let mut items = Vec::new();
+    if let Some(g) = game(params) {
+        if let Some(q) = name {
+            items.extend(st.market.search(g, q, SEARCH_CAP).iter().map(|l| r.listing(l)));
+        }
+        for n in &names {
+            items.extend(st.market.named(g, n).iter().map(|l| r.listing(l)));
+        }
+    }
+    let mut m = Map::new();
+    m.insert("items".into(), Value::Array(items));
+    Reply::Ok(success(m))
+}
+
+/// Trade URL parts, required for any buy.
+fn trade_link(params: &Params) -> Result<(&str, &str), ApiError> {
+    match (params.non_empty("partner"), params.non_empty("token")) {
+        (Some(p), Some(t)) => Ok((p, t)),
+        _ => Err(error::MISSING_PARTNER_OR_TOKEN),
+    }
+}
+
+fn buy(st: &mut Sb, params: &Params, now: Duration) -> Result<Value, ApiError> {
+    let id = params.non_empty("id");
+    let name = params.non_empty("name");
+    if id.is_none() && name.is_none() {
+        return Err(error::MISSING_NAME_AND_ID);
+    }
+    if id.is_none() && name.is_some_and(|n| n.chars().count() < 3) {
+        return Err(error::NAME_MIN_LENGTH);
+    }
+    let link = trade_link(params)?;
+    let custom_id = params.non_empty("custom_id");
+    let ceiling = Ceiling::parse(params.str("max_price"));
+    let idx = match (id, name) {
+        (Some(id), _) => {
+            if custom_id.is_some_and(|c| st.custom_id_taken(c)) {
+                return Err(error::CUSTOM_ID_EXISTS);
+            }
+            let id: ItemId = id.parse().map_err(|_| error::SKIN_UNAVAILABLE)?;
+            st.buy_listing(id, ceiling, custom_id, link, now)?
+        }
+        (None, Some(name)) => match game(params) {
+            Some(g) => st.buy_by_name(g, name, ceiling, custom_id, link, now)?,
+            None if custom_id.is_some_and(|c| st.custom_id_taken(c)) => return Err(error::CUSTOM_ID_EXISTS),
+            None => return Err(error::SKIN_UNAVAILABLE),
+        },
+        (None, None) => return Err(error::MISSING_NAME_AND_ID),
+    };
+    let mut body = success(Map::new());
+    if let (Value::Object(b), Value::Object(p)) = (&mut body, st.render.bought(st.purchase_at(idx))) {
+        b.extend(p);
+    }
+    Ok(body)
+}
+
+fn batch_buy(st: &mut Sb, params: &Params, now: Duration) -> (Reply, bool) {
+    let items: Vec<&Php> = match params.get("items") {
+        Some(v @ Php::Arr(_)) => v.values(),
+        _ => Vec::new(),
+    };
+    if items.is_empty() {
+        return (Reply::Err(error::MISSING_ITEMS), false);
+    }
+    if items.len() > st.batch_max {
+        return (Reply::Err(error::TOO_MANY_ITEMS), false);
+    }
+    let link = match trade_link(params) {
+        Ok(l) => l,
+        Err(e) => return (Reply::Err(e), false),
+    };
+    let r = st.render;
+    let mut purchased = Vec::new();
+    let mut unavailable = Vec::new();
+    for item in items {
+        let text = |k: &str| item.get(k).and_then(Php::as_str).map(str::trim).filter(|s| !s.is_empty());
+        let raw_id = text("id");
+        let custom_id = text("custom_id");
+        let parsed: Option<ItemId> = raw_id.and_then(|s| s.parse().ok());
+        let result = match parsed {
+            Some(id) => st.buy_listing(id, Ceiling::parse(text("max_price")), custom_id, link, now),
+            None => Err(error::SKIN_UNAVAILABLE),
+        };
+        match result {
+            Ok(idx) => purchased.push(r.bought(st.purchase_at(idx))),
+            Err(e) => {
+                let id = match parsed {
+                    Some(id) => r.int(id.get()),
+                    // Echo what was sent; "0" when nothing was.
+                    None => Value::String(raw_id.unwrap_or("0").to_string()),
+                };
+                unavailable.push(json!({ "id": id, "custom_id": custom_id, "error_code": e.code, "error_message": e.message }));
+            }
+        }
+    }
+    let committed = !purchased.is_empty();
+    let mut m = Map::new();
+    m.insert("purchased".into(), Value::Array(purchased));
+    m.insert("unavailable".into(), Value::Array(unavailable));
+    (Reply::Ok(success(m)), committed)
+}
+
+/// `buy_id` → one purchase, flat; else `buy_ids` / `custom_ids` → `items` (unknown ones left out).
+fn getinfo(st: &Sb, params: &Params) -> Reply {
+    let r = st.render;
+    if let Some(b) = params.non_empty("buy_id") {
+        let found = b.parse::<u64>().ok().and_then(|id| st.purchase_by_buy_id(id));
+        return match found {
+            Some(p) => {
+                let mut body = success(Map::new());
+                if let (Value::Object(b), Value::Object(f)) = (&mut body, r.info(p)) {
+                    b.extend(f);
+                }
+                Reply::Ok(body)
+            }
+            None => Reply::Err(error::OFFER_NOT_FOUND),
+        };
+    }
+    let list = |key: &str| -> Vec<String> {
+        params
+            .get(key)
+            .map(|v| v.values().iter().filter_map(|x| x.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    };
+    let buy_ids = list("buy_ids");
+    let custom_ids = list("custom_ids");
+    let found: Vec<Value> = if !buy_ids.is_empty() {
+        buy_ids.iter().filter_map(|b| b.parse::<u64>().ok()).filter_map(|id| st.purchase_by_buy_id(id)).map(|p| r.info(p)).collect()
+    } else if !custom_ids.is_empty() {
+        custom_ids.iter().filter_map(|c| st.purchase_by_custom_id(c)).map(|p| r.info(p)).collect()
+    } else {
+        return Reply::Err(error::MISSING_BUY_ID);
+    };
+    let mut m = Map::new();
+    m.insert("items".into(), Value::Array(found));
+    Reply::Ok(success(m))
+}
+
+fn history(st: &Sb, params: &Params) -> Reply {
+    let r = st.render;
+    let bound = |k: &str| params.non_empty(k).and_then(|s| s.parse::<u64>().ok());
+    let (Some(starting), Some(ending)) = (bound("starting"), bound("ending")) else {
+        return Reply::Err(error::MISSING_STARTING_OR_ENDING);
+    };
+    let start_from = params.non_empty("start_from").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+    let rows = st.history(starting, ending);
+    let total = rows.len();
+    let from = start_from.min(total);
+    let page: Vec<Value> = rows[from..].iter().take(st.history_page).map(|p| r.info(p)).collect();
+    let has_more = from + page.len() < total;
+    // The cursor of the next page; 0 when there is none (as in the reference's example).
+    let next = if has_more { from + page.len() } else { 0 };
+    let mut m = Map::new();
+    m.insert("total_count".into(), r.int(u64::try_from(total).unwrap_or(u64::MAX)));
+    m.insert("has_more".into(), Value::Bool(has_more));
+    m.insert("start_from".into(), r.int(u64::try_from(next).unwrap_or(u64::MAX)));
+    m.insert("items".into(), Value::Array(page));
+    Reply::Ok(success(m))
+}
+
+fn in_currencies(st: &Sb, usd: Decimal) -> Value {
+    let mut m = Map::new();
+    for (code, _, rate) in CURRENCIES {
+        let rate: Decimal = rate.parse().unwrap_or(Decimal::ONE);
+        m.insert((*code).to_string(), st.render.num_text(balance_text(usd * rate)));
+    }
+    Value::Object(m)
+}
+
+fn balance(st: &Sb) -> Value {
+    let r = st.render;
+    let mut m = Map::new();
+    m.insert("balance".into(), r.balance(st.balance().amount()));
+    m.insert("balance_in_currencies".into(), in_currencies(st, st.balance().amount()));
+    m.insert("deals_sum".into(), r.balance(st.deals_sum()));
+    m.insert("deals_sum_in_currencies".into(), in_currencies(st, st.deals_sum()));
+    m.insert("withdraw_sum".into(), r.balance(st.withdraw_sum()));
+    m.insert("withdraw_sum_in_currencies".into(), in_currencies(st, st.withdraw_sum()));
+    success(m)
+}
+
+fn currencies() -> Value {
+    let items: Vec<Value> = CURRENCIES.iter().map(|(code, name, rate)| json!({ "code": code, "name": name, "rate": rate })).collect();
+    let mut m = Map::new();
+    m.insert("items".into(), Value::Array(items));
+    success(m)
+}
+
+fn status(st: &Sb) -> Value {
+    let mut m = Map::new();
+    match &st.faults.unavailable {
+        None => {
+            m.insert("available".into(), Value::Bool(true));
+        }
+        Some(reason) => {
+            m.insert("available".into(), Value::Bool(false));
+            m.insert("reason".into(), Value::String(reason.clone()));
+        }
+    }
+    success(m)
+}

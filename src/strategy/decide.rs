@@ -1,0 +1,238 @@
+//! Decisions: a pure function of (market snapshot, reference prices, what was already bought,
+//! strategies, rates) → candidates for the guard. No I/O here, so every decision can be replayed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::file::{Reference, Rule, Strategy};
+use crate::domain::market_name::{self, MarketName};
+use crate::domain::{Game, ItemId, PurchaseRecord, PurchaseState, Rates, Usd};
+use crate::exchange::Listing;
+use crate::guard::Candidate;
+
+/// The market of one game at one instant: every listing by name, cheapest first.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub game: Game,
+    pub taken_at: DateTime<Utc>,
+    pub by_name: BTreeMap<String, Vec<(ItemId, Usd)>>,
+    parsed: HashMap<String, MarketName>,
+}
+
+impl Snapshot {
+    pub fn new(game: Game, taken_at: DateTime<Utc>, listings: impl IntoIterator<Item = Listing>) -> Snapshot {
+        let mut by_name: BTreeMap<String, Vec<(ItemId, Usd)>> = BTreeMap::new();
+        for l in listings {
+            by_name.entry(l.name).or_default().push((l.id, l.price));
+        }
+        let mut parsed = HashMap::with_capacity(by_name.len());
+        for (name, list) in by_name.iter_mut() {
+            list.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            // A name the parser cannot read can still be bought by exact name or pattern.
+            if let Ok(p) = market_name::parse(name) {
+                parsed.insert(name.clone(), p);
+            }
+        }
+        Snapshot { game, taken_at, by_name, parsed }
+    }
+
+    /// The lowest price of each name.
+    pub fn lowest_prices(&self) -> impl Iterator<Item = (&str, Usd)> {
+        self.by_name.iter().filter_map(|(n, l)| l.first().map(|(_, p)| (n.as_str(), *p)))
+    }
+
+    pub fn listing_count(&self) -> usize {
+        self.by_name.values().map(Vec::len).sum()
+    }
+}
+
+/// What was already bought, counted the ways strategies limit themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    strategy_day: HashMap<String, u32>,
+    strategy_total: HashMap<String, u32>,
+    rule_day: HashMap<(String, String), u32>,
+    rule_total: HashMap<(String, String), u32>,
+    item_day: HashMap<(String, String, String), u32>,
+    item_total: HashMap<(String, String, String), u32>,
+    held: HashMap<(String, Game, String), u32>,
+}
+
+impl Tally {
+    /// Counts every purchase that was not refused by the exchange; `day_start` begins "today" in the
+    /// configured timezone. `held` (for restocking) leaves out offers that failed.
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a PurchaseRecord>, day_start: DateTime<Utc>) -> Tally {
+        let mut t = Tally::default();
+        for r in records {
+            let held = match &r.state {
+                PurchaseState::NotBought { .. } => continue,
+                PurchaseState::Bought { offer, .. } => !offer.is_failure(),
+                PurchaseState::Pending | PurchaseState::Unknown { .. } => true,
+            };
+            let i = &r.intent;
+            t.add(&i.strategy, &i.rule, i.game, &i.name, r.created_at >= day_start, held);
+        }
+        t
+    }
+
+    fn add(&mut self, strategy: &str, rule: &str, game: Game, name: &str, today: bool, held: bool) {
+        let rk = (strategy.to_string(), rule.to_string());
+        let ik = (strategy.to_string(), rule.to_string(), name.to_string());
+        *self.strategy_total.entry(strategy.to_string()).or_default() += 1;
+        *self.rule_total.entry(rk.clone()).or_default() += 1;
+        *self.item_total.entry(ik.clone()).or_default() += 1;
+        if today {
+            *self.strategy_day.entry(strategy.to_string()).or_default() += 1;
+            *self.rule_day.entry(rk).or_default() += 1;
+            *self.item_day.entry(ik).or_default() += 1;
+        }
+        if held {
+            *self.held.entry((strategy.to_string(), game, name.to_string())).or_default() += 1;
+        }
+    }
+
+    pub fn held(&self, strategy: &str, game: Game, name: &str) -> u32 {
+        self.held.get(&(strategy.to_string(), game, name.to_string())).copied().unwrap_or(0)
+    }
+}
+
+/// Reference prices for discounts: the recorded-history median or the strategy's file.
+pub trait References {
+    /// Median price of `name` over the last `window_hours`, from the bot's own recorded history.
+    fn history_median(&self, game: Game, name: &str, window_hours: u32) -> Option<Usd>;
+}
+
+/// No recorded history (e.g. a plan made without a ledger).
+pub struct NoHistory;
+
+impl References for NoHistory {
+    fn history_median(&self, _: Game, _: &str, _: u32) -> Option<Usd> {
+        None
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Decision {
+    pub candidates: Vec<Candidate>,
+    /// Rules that could not be evaluated this time, and why (a missing rate, say).
+    pub notes: Vec<String>,
+}
+
+/// Turns one snapshot into candidates. Each listing is wanted at most once; counts are applied as
+/// candidates are produced, so one tick never asks for more than a limit allows.
+pub fn decide(strategies: &[Strategy], snapshot: &Snapshot, rates: &Rates, tally: &Tally, refs: &dyn References) -> Decision {
+    let mut out = Decision::default();
+    let mut taken: HashSet<ItemId> = HashSet::new();
+    let mut t = tally.clone();
+    for s in strategies {
+        for rule in s.rules.iter().filter(|r| r.game == snapshot.game) {
+            let ceiling = match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
+                Ok(c) => c,
+                Err(e) => {
+                    out.notes.push(format!("{}/{}: max_price {} skipped: {e}", s.name, rule.name, rule.max_price.as_ref().map(|m| m.to_string()).unwrap_or_default()));
+                    continue;
+                }
+            };
+            // Matching names with the price each may be bought at, deepest discount first.
+            let mut wanted: Vec<(&str, Usd, Usd)> = Vec::new();
+            for (name, listings) in &snapshot.by_name {
+                let Some(&(_, lowest)) = listings.first() else { continue };
+                let matched = match snapshot.parsed.get(name) {
+                    Some(p) => rule.selector.matches(snapshot.game, name, p),
+                    None => false,
+                };
+                if !matched {
+                    continue;
+                }
+                let Some(limit) = price_limit(s, rule, snapshot.game, name, ceiling, refs) else { continue };
+                if lowest <= limit {
+                    wanted.push((name.as_str(), limit, lowest));
+                }
+            }
+            wanted.sort_by(|a, b| {
+                let ra = a.2.amount() / a.1.amount().max(rust_decimal::Decimal::new(1, 2));
+                let rb = b.2.amount() / b.1.amount().max(rust_decimal::Decimal::new(1, 2));
+                ra.cmp(&rb).then(a.0.cmp(b.0))
+            });
+            'names: for (name, limit, _) in wanted {
+                for &(id, price) in &snapshot.by_name[name] {
+                    if price > limit {
+                        break;
+                    }
+                    if taken.contains(&id) {
+                        continue;
+                    }
+                    match room(s, rule, snapshot.game, name, &t) {
+                        Room::Yes => {}
+                        Room::NotThisItem => continue 'names,
+                        Room::NotThisRule => break 'names,
+                    }
+                    taken.insert(id);
+                    t.add(&s.name, &rule.name, snapshot.game, name, true, true);
+                    out.candidates.push(Candidate {
+                        strategy: s.name.clone(),
+                        rule: rule.name.clone(),
+                        priority: rule.priority,
+                        game: snapshot.game,
+                        name: name.to_string(),
+                        item_id: Some(id),
+                        price_seen: price,
+                        // Bought by id, a listing has one price: the ceiling is exactly what was seen.
+                        max_price: price,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The most this rule pays for `name` now: the lower of its absolute ceiling and its discount
+/// price. `None` when a discount has no reference price to work from.
+fn price_limit(s: &Strategy, rule: &Rule, game: Game, name: &str, ceiling: Option<Usd>, refs: &dyn References) -> Option<Usd> {
+    let discounted = match &rule.discount {
+        None => None,
+        Some(d) => {
+            let reference = match d.reference {
+                Reference::History { window_hours } => refs.history_median(game, name, window_hours),
+                Reference::File => s.references.get(name).copied(),
+            }?;
+            Some(Usd::new(reference.amount() * d.pay_fraction).floor_cents())
+        }
+    };
+    match (ceiling, discounted) {
+        (Some(c), Some(d)) => Some(c.min(d)),
+        (Some(c), None) => Some(c),
+        (None, Some(d)) => Some(d),
+        (None, None) => None,
+    }
+}
+
+enum Room {
+    Yes,
+    NotThisItem,
+    NotThisRule,
+}
+
+fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
+    let get = |m: &HashMap<(String, String), u32>| m.get(&(s.name.clone(), rule.name.clone())).copied().unwrap_or(0);
+    let item = |m: &HashMap<(String, String, String), u32>| {
+        m.get(&(s.name.clone(), rule.name.clone(), name.to_string())).copied().unwrap_or(0)
+    };
+    let full = |limit: Option<u32>, n: u32| limit.is_some_and(|l| n >= l);
+    if full(s.limits.per_day, t.strategy_day.get(&s.name).copied().unwrap_or(0))
+        || full(s.limits.total, t.strategy_total.get(&s.name).copied().unwrap_or(0))
+        || full(rule.counts.per_day, get(&t.rule_day))
+        || full(rule.counts.total, get(&t.rule_total))
+    {
+        return Room::NotThisRule;
+    }
+    if full(rule.counts.per_item_per_day, item(&t.item_day))
+        || full(rule.counts.per_item_total, item(&t.item_total))
+        || full(rule.counts.keep, t.held(&s.name, game, name))
+    {
+        return Room::NotThisItem;
+    }
+    Room::Yes
+}

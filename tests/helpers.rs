@@ -1,0 +1,57 @@
+//! Test helpers: a sandbox on port 0 with a manual clock, and a client pointed at it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use skinbot::domain::TradeLink;
+use skinbot::exchange::{Client, ClientConfig};
+use skinbot::sandbox::{self, Faults, Sandbox, SandboxConfig};
+
+/// A sandbox with a manual clock, a still market, no faults (not even the rate limit).
+pub async fn sandbox() -> Sandbox {
+    sandbox_with(|_| {}).await
+}
+
+pub async fn sandbox_with(edit: impl FnOnce(&mut SandboxConfig)) -> Sandbox {
+    let mut cfg = SandboxConfig::manual();
+    cfg.faults = Faults::none();
+    edit(&mut cfg);
+    sandbox::start(cfg, "127.0.0.1:0".parse().unwrap()).await.expect("sandbox starts")
+}
+
+pub fn client_config(sb: &Sandbox) -> ClientConfig {
+    let mut cfg = ClientConfig::new(sb.api_url(), sb.shop_id(), SecretString::from(sb.secret().to_string()));
+    cfg.timeout = Duration::from_secs(5);
+    cfg
+}
+
+pub fn client(sb: &Sandbox) -> Client {
+    Client::new(client_config(sb)).unwrap()
+}
+
+pub fn client_with(sb: &Sandbox, edit: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut cfg = client_config(sb);
+    edit(&mut cfg);
+    Client::new(cfg).unwrap()
+}
+
+pub fn link() -> TradeLink {
+    TradeLink::new("123456789", "AbCd1234").unwrap()
+}
+
+/// `../shared/data/<file>` when it exists (it does not on a user's fresh clone).
+pub fn shared_data(file: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(file);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent (it ships only beside the project, not in it)", p.display());
+        None
+    }
+}
+
+/// Counts the sandbox's recorded requests for `method`.
+pub fn requests_for(sb: &Sandbox, method: &str) -> usize {
+    sb.requests().iter().filter(|r| r.method.as_deref() == Some(method)).count()
+}
