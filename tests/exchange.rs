@@ -196,14 +196,17 @@ async fn form_bodies_and_header_auth_work_for_every_kind_of_parameter() {
             c.auth = auth;
         });
         let tag = format!("{encoding:?}-{auth:?}").to_lowercase();
-        let p = c.buy(&link(), &by_name("★ Karambit | Doppler (Factory New)", None, &format!("{tag}-1"))).await.unwrap();
+        sb.set_balance(Usd::new(dec!(10000)));
+        // A name with ★ and ™: signed as UTF-8, percent-encoded in forms.
+        let knife = "★ StatTrak™ Karambit | Doppler (Factory New)";
+        sb.add_listing(knife, Game::Cs2, Usd::new(dec!(1500)));
+        let p = c.buy(&link(), &by_name(knife, None, &format!("{tag}-1"))).await.unwrap();
         let id = sb.listings_named(REDLINE)[0].0;
         let b = c.batch_buy(&link(), &[BatchItem { id, max_price: Some(Usd::new(dec!(500))), custom_id: Some(cid(&format!("{tag}-2"))) }]).await.unwrap();
         assert_eq!(b.purchased.len(), 1, "{tag}");
         let infos = c.getinfo_custom_ids(&[cid(&format!("{tag}-1")), cid(&format!("{tag}-2"))]).await.unwrap();
         assert_eq!(infos.len(), 2, "{tag}");
         assert_eq!(c.getinfo_buy_ids(&[p.buy_id]).await.unwrap().len(), 1);
-        sb.set_balance(Usd::new(dec!(10000)));
     }
 }
 

@@ -2,5 +2,9 @@
 
 mod helpers;
 
+mod engine;
 mod exchange;
+mod guard;
+mod ledger;
 mod market_names;
+mod sandbox;

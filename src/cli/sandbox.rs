@@ -147,7 +147,10 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     println!("  api:     {}", sb.api_url());
     println!("  ws:      {}?shopid={}&signature=md5(shopid+secret)", sb.ws_url(), sb.shop_id());
     println!("  shop id: {}", sb.shop_id());
-    println!("  admin:   {}/sandbox/{{balance,purchases,offers,requests,faults,advance,clock,listings}}", sb.base_url());
+    println!(
+        "  admin:   {}/sandbox/{{balance,purchases,offers,requests,faults,advance,clock,listings}}",
+        sb.base_url()
+    );
     println!("Ctrl-C stops it.");
     tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
     sb.shutdown().await;

@@ -119,7 +119,8 @@ async fn listings(State(app): State<Arc<Shared>>, Query(q): Query<HashMap<String
         return bad_request("query parameter `name` is required");
     };
     let st = app.sync();
-    let rows: Vec<Value> = st.market.named_any_game(name).into_iter().map(|(id, p)| json!({ "id": id, "price": p.wire() })).collect();
+    let rows: Vec<Value> =
+        st.market.named_any_game(name).into_iter().map(|(id, p)| json!({ "id": id, "price": p.wire() })).collect();
     Json(Value::Array(rows)).into_response()
 }
 

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{self, ApiError};
 use super::faults::FaultKind;
-use super::php::{Php, Params};
+use super::php::{Params, Php};
 use super::render::{self, balance_text, success};
 use super::state::{Ceiling, Outcome, RequestRecord, State as Sb};
 use super::Shared;
@@ -67,7 +67,11 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
             at_ms: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
             http_method: verb.to_string(),
             method: method.clone(),
-            params: params.scalars().filter(|(k, _)| *k != "sign").map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            params: params
+                .scalars()
+                .filter(|(k, _)| *k != "sign")
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             header_auth,
             outcome: Outcome::Success,
             faults: Vec::new(),
@@ -85,7 +89,8 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
         rec.outcome = Outcome::Http { status };
         app.lock().record(rec);
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (code, [(header::CONTENT_TYPE, "text/html")], format!("<html><body><h1>{status}</h1></body></html>")).into_response();
+        return (code, [(header::CONTENT_TYPE, "text/html")], format!("<html><body><h1>{status}</h1></body></html>"))
+            .into_response();
     }
     if plan.hang {
         tracing::warn!(target: "sandbox", seq = rec.seq, "fault: hang");
@@ -163,7 +168,13 @@ impl FaultPlan {
     fn draw(st: &mut Sb, method: Option<&str>) -> FaultPlan {
         let f = st.faults.clone();
         if !f.targets(method) {
-            return FaultPlan { latency: Duration::ZERO, http_error: None, hang: false, drop_after_commit: false, malformed: false };
+            return FaultPlan {
+                latency: Duration::ZERO,
+                http_error: None,
+                hang: false,
+                drop_after_commit: false,
+                malformed: false,
+            };
         }
         let rng = &mut st.fault_rng;
         let mut chance = |rate: f64| -> bool {
@@ -194,7 +205,14 @@ fn dropped_connection() -> Response {
 }
 
 /// Runs one authenticated-or-not request against the state; `true` when money was spent.
-fn dispatch(st: &mut Sb, params: &Params, headers: &HeaderMap, now: Duration, limiter_now: Duration, faults: &mut Vec<FaultKind>) -> (Reply, bool) {
+fn dispatch(
+    st: &mut Sb,
+    params: &Params,
+    headers: &HeaderMap,
+    now: Duration,
+    limiter_now: Duration,
+    faults: &mut Vec<FaultKind>,
+) -> (Reply, bool) {
     if let Some(limit) = st.faults.rate_limit {
         if !st.limiter.admit(&limit, limiter_now) {
             tracing::warn!(target: "sandbox", "rate limit: -7");
@@ -212,7 +230,15 @@ fn dispatch(st: &mut Sb, params: &Params, headers: &HeaderMap, now: Duration, li
     let method = params.str("method").unwrap_or("");
     let known = matches!(
         method,
-        "market_pricelist" | "market_search" | "market_buy" | "market_batch_buy" | "market_getinfo" | "market_history" | "balance" | "currencies" | "status"
+        "market_pricelist"
+            | "market_search"
+            | "market_buy"
+            | "market_batch_buy"
+            | "market_getinfo"
+            | "market_history"
+            | "balance"
+            | "currencies"
+            | "status"
     );
     if !known {
         return (Reply::Err(error::INVALID_METHOD), false);
@@ -327,7 +353,13 @@ fn pricelist(st: &Sb, params: &Params) -> Reply {
 fn search(st: &Sb, params: &Params) -> Reply {
     let r = st.render;
     let names: Vec<String> = match params.get("names") {
-        Some(v) => v.values().iter().filter_map(|n| n.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        Some(v) => v
+            .values()
+            .iter()
+            .filter_map(|n| n.as_str())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         None => Vec::new(),
     };
     let name = params.non_empty("name");
@@ -428,7 +460,9 @@ fn batch_buy(st: &mut Sb, params: &Params, now: Duration) -> (Reply, bool) {
                     // Echo what was sent; "0" when nothing was.
                     None => Value::String(raw_id.unwrap_or("0").to_string()),
                 };
-                unavailable.push(json!({ "id": id, "custom_id": custom_id, "error_code": e.code, "error_message": e.message }));
+                unavailable.push(
+                    json!({ "id": id, "custom_id": custom_id, "error_code": e.code, "error_message": e.message }),
+                );
             }
         }
     }
@@ -458,13 +492,25 @@ fn getinfo(st: &Sb, params: &Params) -> Reply {
     let list = |key: &str| -> Vec<String> {
         params
             .get(key)
-            .map(|v| v.values().iter().filter_map(|x| x.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.values()
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let buy_ids = list("buy_ids");
     let custom_ids = list("custom_ids");
     let found: Vec<Value> = if !buy_ids.is_empty() {
-        buy_ids.iter().filter_map(|b| b.parse::<u64>().ok()).filter_map(|id| st.purchase_by_buy_id(id)).map(|p| r.info(p)).collect()
+        buy_ids
+            .iter()
+            .filter_map(|b| b.parse::<u64>().ok())
+            .filter_map(|id| st.purchase_by_buy_id(id))
+            .map(|p| r.info(p))
+            .collect()
     } else if !custom_ids.is_empty() {
         custom_ids.iter().filter_map(|c| st.purchase_by_custom_id(c)).map(|p| r.info(p)).collect()
     } else {
@@ -519,7 +565,8 @@ fn balance(st: &Sb) -> Value {
 }
 
 fn currencies() -> Value {
-    let items: Vec<Value> = CURRENCIES.iter().map(|(code, name, rate)| json!({ "code": code, "name": name, "rate": rate })).collect();
+    let items: Vec<Value> =
+        CURRENCIES.iter().map(|(code, name, rate)| json!({ "code": code, "name": name, "rate": rate })).collect();
     let mut m = Map::new();
     m.insert("items".into(), Value::Array(items));
     success(m)

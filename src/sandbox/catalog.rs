@@ -129,7 +129,9 @@ fn parse_json_lines(text: &str) -> Result<Catalog, CatalogError> {
         };
         let name = field("name").ok_or_else(|| err("missing \"name\"".into()))?;
         let price = field("price").ok_or_else(|| err("missing \"price\"".into()))?;
-        entries.push(entry(&name, &price, field("count").as_deref(), field("game").as_deref(), field("classid")).map_err(err)?);
+        entries.push(
+            entry(&name, &price, field("count").as_deref(), field("game").as_deref(), field("classid")).map_err(err)?,
+        );
     }
     Ok(Catalog { entries })
 }
@@ -142,14 +144,18 @@ fn parse_csv(text: &str) -> Result<Catalog, CatalogError> {
     let header: Vec<String> = split_csv_line(header).into_iter().map(|h| h.trim().to_ascii_lowercase()).collect();
     let col = |n: &str| header.iter().position(|h| h == n);
     let (Some(name_col), Some(price_col)) = (col("name"), col("price")) else {
-        return Err(CatalogError::Line { line: 1, problem: "CSV header must name the columns `name` and `price`".into() });
+        return Err(CatalogError::Line {
+            line: 1,
+            problem: "CSV header must name the columns `name` and `price`".into(),
+        });
     };
     let (count_col, game_col, classid_col) = (col("count"), col("game"), col("classid"));
     let mut entries = Vec::new();
     for (i, line) in lines {
         let err = |problem: String| CatalogError::Line { line: i + 1, problem };
         let fields = split_csv_line(line);
-        let get = |c: Option<usize>| c.and_then(|c| fields.get(c)).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let get =
+            |c: Option<usize>| c.and_then(|c| fields.get(c)).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let name = get(Some(name_col)).ok_or_else(|| err("empty name".into()))?;
         let price = get(Some(price_col)).ok_or_else(|| err("empty price".into()))?;
         entries.push(
@@ -159,7 +165,13 @@ fn parse_csv(text: &str) -> Result<Catalog, CatalogError> {
     Ok(Catalog { entries })
 }
 
-fn entry(name: &str, price: &str, count: Option<&str>, game: Option<&str>, classid: Option<String>) -> Result<CatalogEntry, String> {
+fn entry(
+    name: &str,
+    price: &str,
+    count: Option<&str>,
+    game: Option<&str>,
+    classid: Option<String>,
+) -> Result<CatalogEntry, String> {
     let price = parse_decimal(price).map_err(|e| e.to_string())?;
     if price <= Decimal::ZERO {
         return Err(format!("price {price} must be more than zero"));
@@ -249,7 +261,11 @@ mod tests {
 
     #[test]
     fn json_lines_accept_numbers_and_report_bad_lines() {
-        let c = Catalog::parse("{\"name\":\"X Case\",\"price\":2.5,\"count\":\"4\",\"game\":\"rust\"}\n", Format::JsonLines).expect("parses");
+        let c = Catalog::parse(
+            "{\"name\":\"X Case\",\"price\":2.5,\"count\":\"4\",\"game\":\"rust\"}\n",
+            Format::JsonLines,
+        )
+        .expect("parses");
         assert_eq!(c.entries[0].game, Game::Rust);
         assert_eq!(c.entries[0].count, 4);
         let e = Catalog::parse("{\"name\":\"X\",\"price\":\"abc\"}", Format::JsonLines).unwrap_err();

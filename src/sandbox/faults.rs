@@ -164,7 +164,8 @@ mod tests {
 
     #[test]
     fn faults_deserialize_from_partial_json() {
-        let f: Faults = serde_json::from_str(r#"{"latency_ms":250,"market_disabled":true,"rate_limit":null}"#).expect("parses");
+        let f: Faults =
+            serde_json::from_str(r#"{"latency_ms":250,"market_disabled":true,"rate_limit":null}"#).expect("parses");
         assert_eq!(f.latency, Duration::from_millis(250));
         assert!(f.market_disabled);
         assert!(f.rate_limit.is_none());

@@ -139,7 +139,12 @@ impl Market {
     pub fn groups(&self, game: Game) -> impl Iterator<Item = Group<'_>> {
         self.by_game.get(&game).into_iter().flatten().filter_map(move |&i| {
             let n = &self.names[i];
-            n.book.first().map(|(p, _)| Group { name: &n.name, classid: &n.classid, price: Usd::new(*p), count: n.book.len() })
+            n.book.first().map(|(p, _)| Group {
+                name: &n.name,
+                classid: &n.classid,
+                price: Usd::new(*p),
+                count: n.book.len(),
+            })
         })
     }
 
@@ -169,11 +174,8 @@ impl Market {
 
     /// Listings of that name in any game, cheapest first.
     pub fn named_any_game(&self, name: &str) -> Vec<(ItemId, Usd)> {
-        let mut out: Vec<(ItemId, Usd)> = Game::ALL
-            .iter()
-            .flat_map(|g| self.named(*g, name))
-            .map(|l| (l.id, l.price))
-            .collect();
+        let mut out: Vec<(ItemId, Usd)> =
+            Game::ALL.iter().flat_map(|g| self.named(*g, name)).map(|l| (l.id, l.price)).collect();
         out.sort_by_key(|(id, p)| (*p, *id));
         out
     }

@@ -130,7 +130,8 @@ pub async fn start(config: SandboxConfig, addr: SocketAddr) -> anyhow::Result<Sa
         .route("/ws/", get(ws::handle))
         .merge(admin::routes())
         .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to bind the sandbox to {addr}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to bind the sandbox to {addr}"))?;
     let addr = listener.local_addr().context("failed to read the sandbox address")?;
     let server_stop = stop_rx.clone();
     tasks.push(tokio::spawn(async move {

@@ -218,7 +218,8 @@ mod tests {
 
     #[test]
     fn json_scalars_are_stringified_like_php() {
-        let p = Params::from_json_bytes(br#"{"a":"x","b":12,"c":12.50,"d":true,"e":false,"f":null,"g":[1],"h":{"k":1}}"#);
+        let p =
+            Params::from_json_bytes(br#"{"a":"x","b":12,"c":12.50,"d":true,"e":false,"f":null,"g":[1],"h":{"k":1}}"#);
         let scalars: Vec<_> = p.scalars().collect();
         assert_eq!(scalars, vec![("a", "x"), ("b", "12"), ("c", "12.5"), ("d", "1"), ("e", ""), ("f", "")]);
         assert!(p.get("g").is_some() && p.str("g").is_none());

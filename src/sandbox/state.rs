@@ -53,9 +53,14 @@ pub struct SandboxPurchase {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Outcome {
     Success,
-    ApiError { code: i32, message: String },
+    ApiError {
+        code: i32,
+        message: String,
+    },
     /// An HTTP-level answer without the JSON envelope (faults, non-API paths).
-    Http { status: u16 },
+    Http {
+        status: u16,
+    },
     /// No answer within the hang time.
     Hung,
     /// Connection closed without an answer.
@@ -231,7 +236,15 @@ impl State {
     }
 
     /// `market_buy` by name: the cheapest listing of that name, if it is within the ceiling.
-    pub fn buy_by_name(&mut self, game: Game, name: &str, ceiling: Ceiling, custom_id: Option<&str>, link: (&str, &str), now: Duration) -> Result<usize, ApiError> {
+    pub fn buy_by_name(
+        &mut self,
+        game: Game,
+        name: &str,
+        ceiling: Ceiling,
+        custom_id: Option<&str>,
+        link: (&str, &str),
+        now: Duration,
+    ) -> Result<usize, ApiError> {
         if custom_id.is_some_and(|c| self.custom_id_taken(c)) {
             return Err(error::CUSTOM_ID_EXISTS);
         }
@@ -247,7 +260,14 @@ impl State {
 
     /// `market_buy` by id, and each item of `market_batch_buy`. Checks in the order: custom_id
     /// reuse (7), listing gone (5), over the ceiling (6), balance (4).
-    pub fn buy_listing(&mut self, id: ItemId, ceiling: Ceiling, custom_id: Option<&str>, link: (&str, &str), now: Duration) -> Result<usize, ApiError> {
+    pub fn buy_listing(
+        &mut self,
+        id: ItemId,
+        ceiling: Ceiling,
+        custom_id: Option<&str>,
+        link: (&str, &str),
+        now: Duration,
+    ) -> Result<usize, ApiError> {
         if custom_id.is_some_and(|c| self.custom_id_taken(c)) {
             return Err(error::CUSTOM_ID_EXISTS);
         }
@@ -264,7 +284,8 @@ impl State {
         let buy_id = BuyId::new(self.next_buy_id);
         self.next_buy_id += 1;
         let (partner, token) = link;
-        let steamid = partner.trim().parse::<u64>().map_or_else(|_| "0".to_string(), |p| (STEAMID64_BASE + p).to_string());
+        let steamid =
+            partner.trim().parse::<u64>().map_or_else(|_| "0".to_string(), |p| (STEAMID64_BASE + p).to_string());
         let idx = self.purchases.len();
         self.purchases.push(SandboxPurchase {
             id: sold.id,
@@ -355,9 +376,8 @@ impl State {
             p.tradeofferid = tradeofferid;
         }
         let rollback = matches!(status, OfferStatus::RollbackUser | OfferStatus::RollbackSupplier);
-        let refund = p.refunded == Usd::ZERO
-            && status.is_failure()
-            && if rollback { refund_rollbacks } else { refund_failed };
+        let refund =
+            p.refunded == Usd::ZERO && status.is_failure() && if rollback { refund_rollbacks } else { refund_failed };
         let amount = p.debited;
         if refund {
             p.refunded = amount;
@@ -417,4 +437,3 @@ impl State {
         self.requests.iter().cloned().collect()
     }
 }
-

@@ -10,7 +10,13 @@ use tokio::task::JoinHandle;
 
 use crate::exchange::sign::{webhook_signature, websocket_signature};
 
-pub fn spawn(url: String, shop_id: String, secret: String, mut rx: mpsc::UnboundedReceiver<Arc<str>>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(
+    url: String,
+    shop_id: String,
+    secret: String,
+    mut rx: mpsc::UnboundedReceiver<Arc<str>>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
             Ok(c) => c,
@@ -36,7 +42,9 @@ pub fn spawn(url: String, shop_id: String, secret: String, mut rx: mpsc::Unbound
                 .send()
                 .await;
             match sent {
-                Ok(r) if r.status().is_success() => tracing::debug!(target: "sandbox", status = %r.status(), "webhook delivered"),
+                Ok(r) if r.status().is_success() => {
+                    tracing::debug!(target: "sandbox", status = %r.status(), "webhook delivered")
+                }
                 Ok(r) => tracing::warn!(target: "sandbox", status = %r.status(), "webhook refused"),
                 Err(e) => tracing::warn!(target: "sandbox", error = %e, "webhook failed"),
             }

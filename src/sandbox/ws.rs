@@ -13,7 +13,11 @@ use tokio::sync::broadcast::error::RecvError;
 use super::Shared;
 use crate::exchange::sign::websocket_signature;
 
-pub async fn handle(ws: WebSocketUpgrade, Query(q): Query<HashMap<String, String>>, State(app): State<Arc<Shared>>) -> Response {
+pub async fn handle(
+    ws: WebSocketUpgrade,
+    Query(q): Query<HashMap<String, String>>,
+    State(app): State<Arc<Shared>>,
+) -> Response {
     ws.on_upgrade(move |socket| run(socket, app, q))
 }
 

@@ -1,0 +1,279 @@
+//! The engine against a sandbox: the example strategies, the guard's limits with proof that a
+//! refused order sends nothing, batch and single buys in the ledger, unknown outcomes resolved.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal_macros::dec;
+use skinbot::config::{Config, SecretSource};
+use skinbot::domain::{Game, OfferStatus, PurchaseState, Usd};
+use skinbot::engine::clock::TokioClock;
+use skinbot::engine::{Deps, Engine};
+use skinbot::ledger::Ledger;
+use skinbot::sandbox::{Faults, OfferConfig, Sandbox};
+use skinbot::strategy::file::{load_all, Strategy};
+
+use crate::helpers::{client, requests_for, sandbox_with};
+
+struct NoEnv;
+impl SecretSource for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+fn config(extra: &str) -> Config {
+    Config::parse(Path::new("test.toml"), extra, &NoEnv).unwrap()
+}
+
+fn example(file: &str) -> Vec<Strategy> {
+    load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies").join(file)]).unwrap()
+}
+
+fn strategy(text: &str) -> Vec<Strategy> {
+    vec![Strategy::parse(Path::new("inline.toml"), text).unwrap().unwrap()]
+}
+
+async fn setup(extra: &str, strategies: Vec<Strategy>) -> (Sandbox, Arc<Engine>) {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let engine = engine_for(&sb, extra, strategies);
+    (sb, engine)
+}
+
+fn engine_for(sb: &Sandbox, extra: &str, strategies: Vec<Strategy>) -> Arc<Engine> {
+    let deps = Deps { client: client(sb), ledger: Ledger::temporary().unwrap(), clock: Arc::new(TokioClock::new()) };
+    Engine::new(Arc::new(config(extra)), strategies, deps)
+}
+
+fn engine_with_ledger(sb: &Sandbox, ledger: Ledger, strategies: Vec<Strategy>) -> Arc<Engine> {
+    let deps = Deps { client: client(sb), ledger, clock: Arc::new(TokioClock::new()) };
+    Engine::new(Arc::new(config("")), strategies, deps)
+}
+
+fn buy_requests(sb: &Sandbox) -> usize {
+    requests_for(sb, "market_buy") + requests_for(sb, "market_batch_buy")
+}
+
+fn bought_names(engine: &Engine) -> Vec<String> {
+    let mut names: Vec<String> = engine
+        .ledger()
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|r| matches!(r.state, PurchaseState::Bought { .. }))
+        .map(|r| r.intent.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_shopping_list_buys_each_item_once_and_nothing_else() {
+    let (sb, engine) = setup("", example("shopping-list.toml")).await;
+    engine.tick().await;
+    engine.tick().await;
+    assert_eq!(
+        bought_names(&engine),
+        vec!["AK-47 | Redline (Field-Tested)", "AWP | Atheris (Field-Tested)", "M4A1-S | Basilisk (Field-Tested)", "Operation Breakout Weapon Case"]
+    );
+    let mut sandbox_names: Vec<String> = sb.purchases().into_iter().map(|p| p.name).collect();
+    sandbox_names.sort();
+    assert_eq!(sandbox_names, bought_names(&engine));
+    // Four orders in one tick travel as one batch.
+    assert_eq!((requests_for(&sb, "market_batch_buy"), requests_for(&sb, "market_buy")), (1, 0));
+}
+
+#[tokio::test]
+async fn restocking_keeps_n_of_each_and_replaces_failed_offers() {
+    // Every offer of the first round is canceled by the user.
+    let sb = sandbox_with(|c| c.offers = OfferConfig { p_accept: 0.0, p_cancel: 1.0, ..OfferConfig::always_accept() }).await;
+    let engine = engine_for(&sb, "[orders]\nbatch_size = 5\n", example("restock.toml"));
+    engine.tick().await;
+    let names = bought_names(&engine);
+    assert_eq!(names.len(), 12, "{names:?}");
+    for case in ["Fracture Case", "Kilowatt Case", "Recoil Case"] {
+        assert_eq!(names.iter().filter(|n| *n == case).count(), 4, "{case}");
+    }
+    assert_eq!(requests_for(&sb, "market_batch_buy"), 3, "12 orders in chunks of 5");
+    engine.tick().await;
+    assert_eq!(bought_names(&engine).len(), 12, "stock is full while the offers are on their way");
+
+    sb.set_offer_config(OfferConfig::always_accept());
+    sb.advance(Duration::from_secs(3600));
+    engine.poll().await;
+    let failed = engine
+        .ledger()
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|r| matches!(&r.state, PurchaseState::Bought { offer, .. } if *offer == OfferStatus::Canceled))
+        .count();
+    assert_eq!(failed, 12, "every first-round offer was canceled and the ledger knows");
+    engine.tick().await;
+    assert_eq!(bought_names(&engine).len(), 24, "one replacement per failed offer");
+    engine.tick().await;
+    assert_eq!(bought_names(&engine).len(), 24, "and then no more");
+}
+
+#[tokio::test]
+async fn the_discount_sniper_buys_only_well_under_the_recorded_median() {
+    let (sb, engine) = setup("", strategy(
+        "name = \"sniper\"\n[[rules]]\nname = \"ak\"\nselect = { base = \"AK-47\", finish = \"Slate\", wear = \"MW\" }\nmax_price = \"40 usd\"\ndiscount = { percent = \"10\", window_hours = 1 }\n",
+    ))
+    .await;
+    let name = "AK-47 | Slate (Minimal Wear)"; // not in the shipped catalog: only our listings
+    let first = sb.add_listing(name, Game::Cs2, Usd::new(dec!(4.60)));
+    // No history yet: no reference price, no purchase.
+    engine.tick().await;
+    assert!(bought_names(&engine).is_empty());
+    // The recorded history says 5.00 USD for the last hour (a test writes it directly).
+    let now = chrono::Utc::now();
+    let ledger = Ledger::temporary().unwrap();
+    ledger.record_price(Game::Cs2, name, now - chrono::Duration::minutes(59), Usd::new(dec!(5.00))).unwrap();
+    let engine = engine_with_ledger(&sb, ledger, strategy(
+        "name = \"sniper\"\n[[rules]]\nname = \"ak\"\nselect = { base = \"AK-47\", finish = \"Slate\", wear = \"MW\" }\nmax_price = \"40 usd\"\ndiscount = { percent = \"10\", window_hours = 1 }\n",
+    ));
+    engine.tick().await;
+    assert!(bought_names(&engine).is_empty(), "4.60 is only 8 % under the median");
+    let cheap = sb.add_listing(name, Game::Cs2, Usd::new(dec!(4.40)));
+    engine.tick().await;
+    let ids: Vec<_> = engine.ledger().list().unwrap().iter().filter_map(|r| r.intent.item_id).collect();
+    assert_eq!(ids, vec![cheap], "only the 12 % discount is bought, not {first}");
+}
+
+#[tokio::test]
+async fn an_order_over_the_per_order_cap_is_refused_and_no_request_is_sent() {
+    let (sb, engine) = setup("[budget]\nper_order = \"5 usd\"\n", example("shopping-list.toml")).await;
+    engine.tick().await;
+    assert_eq!(bought_names(&engine), vec!["AWP | Atheris (Field-Tested)", "Operation Breakout Weapon Case"]);
+    assert_eq!(engine.stats.refusals().get("per_order_cap"), Some(&2));
+
+    let (sb2, engine2) = setup("[budget]\nper_order = \"1 usd\"\n", example("shopping-list.toml")).await;
+    engine2.tick().await;
+    assert_eq!(buy_requests(&sb2), 0, "every order refused: not one buy request reached the exchange");
+    assert!(engine2.ledger().list().unwrap().is_empty());
+    drop(sb);
+}
+
+#[tokio::test]
+async fn the_balance_floor_is_never_crossed() {
+    let sb = sandbox_with(|c| {
+        c.offers = OfferConfig::always_accept();
+        c.balance = Usd::new(dec!(103.00));
+    })
+    .await;
+    let engine = engine_for(&sb, "[budget]\nbalance_floor = \"100 usd\"\n", example("restock.toml"));
+    for _ in 0..3 {
+        engine.tick().await;
+        engine.refresh_balance().await;
+    }
+    assert!(sb.balance() >= Usd::new(dec!(100)), "balance {}", sb.balance());
+    assert!(!bought_names(&engine).is_empty(), "it bought what fitted above the floor");
+    assert!(engine.stats.refusals().get("balance_floor").copied().unwrap_or(0) > 0);
+}
+
+#[tokio::test]
+async fn the_daily_budget_holds_across_ticks() {
+    let (sb, engine) = setup("[budget]\nper_day = \"3 usd\"\nper_hour = \"100 usd\"\n", example("restock.toml")).await;
+    for _ in 0..3 {
+        engine.tick().await;
+    }
+    let spent: Usd = sb.purchases().iter().map(|p| p.debited).sum();
+    assert!(spent <= Usd::new(dec!(3)), "spent {spent}");
+    assert!(engine.stats.refusals().get("daily_budget").copied().unwrap_or(0) > 0);
+}
+
+#[tokio::test]
+async fn a_single_order_goes_out_as_market_buy_and_lands_in_the_ledger() {
+    let (sb, engine) = setup("", strategy(
+        "[[rules]]\nselect = { names = \"AK-47 | Redline (Field-Tested)\" }\nmax_price = \"20\"\nper_item_total = 1\n",
+    ))
+    .await;
+    engine.tick().await;
+    assert_eq!((requests_for(&sb, "market_buy"), requests_for(&sb, "market_batch_buy")), (1, 0));
+    let r = &engine.ledger().list().unwrap()[0];
+    assert!(matches!(r.state, PurchaseState::Bought { .. }));
+    assert_eq!(r.transitions.first().map(|t| t.state.as_str()), Some("pending"));
+    assert_eq!(r.config_hash, engine.config().hash);
+}
+
+#[tokio::test]
+async fn an_answer_lost_after_the_buy_is_resolved_by_custom_id_not_bought_again() {
+    let (sb, engine) = setup("", strategy(
+        "[[rules]]\nselect = { names = \"AK-47 | Redline (Field-Tested)\" }\nmax_price = \"20\"\nper_item_total = 1\n",
+    ))
+    .await;
+    sb.set_faults(Faults { drop_after_commit_rate: 1.0, ..Faults::none() });
+    engine.tick().await;
+    let r = &engine.ledger().list().unwrap()[0];
+    assert!(matches!(r.state, PurchaseState::Unknown { .. }), "{:?}", r.state);
+    sb.set_faults(Faults::none());
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 1, "an open outcome blocks a second buy of the same item");
+    engine.poll().await;
+    let r = &engine.ledger().list().unwrap()[0];
+    assert!(matches!(r.state, PurchaseState::Bought { .. }), "{:?}", r.state);
+    assert_eq!(sb.purchases().len(), 1);
+}
+
+#[tokio::test]
+async fn a_timed_out_buy_the_exchange_never_saw_is_released() {
+    let (sb, engine) = setup("[orders]\nresolve_after_secs = 0\n", strategy(
+        "[[rules]]\nselect = { names = \"AK-47 | Redline (Field-Tested)\" }\nmax_price = \"20\"\nper_item_total = 1\n",
+    ))
+    .await;
+    // A 500 before processing: the outcome is unknown to the bot, though nothing happened.
+    sb.set_faults(Faults { http_error_rate: 1.0, only_methods: vec!["market_buy".into()], ..Faults::none() });
+    engine.tick().await;
+    assert!(matches!(engine.ledger().list().unwrap()[0].state, PurchaseState::Unknown { .. }));
+    sb.set_faults(Faults::none());
+    engine.poll().await;
+    assert!(matches!(engine.ledger().list().unwrap()[0].state, PurchaseState::NotBought { .. }));
+    assert!(sb.purchases().is_empty());
+}
+
+#[tokio::test]
+async fn bad_credentials_halt_trading() {
+    let sb = sandbox_with(|_| {}).await;
+    let bad = crate::helpers::client_with(&sb, |c| c.secret = secrecy::SecretString::from("wrong".to_string()));
+    let deps = Deps { client: bad, ledger: Ledger::temporary().unwrap(), clock: Arc::new(TokioClock::new()) };
+    let engine = Engine::new(Arc::new(config("")), example("shopping-list.toml"), deps);
+    engine.refresh_balance().await;
+    assert!(engine.halted().is_some());
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0);
+}
+
+#[tokio::test]
+async fn offers_are_followed_until_final() {
+    let (sb, engine) = setup("", example("shopping-list.toml")).await;
+    engine.tick().await;
+    sb.advance(Duration::from_secs(3600));
+    engine.poll().await;
+    for r in engine.ledger().list().unwrap() {
+        match r.state {
+            PurchaseState::Bought { offer, .. } => assert_eq!(offer, OfferStatus::Accepted),
+            other => panic!("{other:?}"),
+        }
+        assert!(r.transitions.len() >= 3, "pending → bought → … recorded: {:?}", r.transitions);
+    }
+    assert!(engine.stats.api_errors.load(Ordering::Relaxed) == 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_scheduler_runs_ticks_and_stops_cleanly_with_a_summary() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let engine = engine_for(&sb, "[schedule]\npricelist = \"*/5 * * * * *\"\npoll = \"*/5 * * * * *\"\n", example("shopping-list.toml"));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let e2 = engine.clone();
+    let run = tokio::spawn(async move { e2.run(rx).await });
+    tokio::time::sleep(Duration::from_secs(21)).await;
+    tx.send(true).unwrap();
+    run.await.unwrap();
+    let ticks = engine.stats.ticks.runs.load(Ordering::Relaxed);
+    assert!((4..=5).contains(&ticks), "ticks {ticks}");
+    assert_eq!(bought_names(&engine).len(), 4);
+    assert!(engine.summary().contains("bought 4"));
+}
