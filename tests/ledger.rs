@@ -35,7 +35,13 @@ fn intent_record(ledger: &Ledger, at: DateTime<Utc>, strategy: &str, name: &str,
 }
 
 fn bought(buy_id: u64, debited: Usd, offer: OfferStatus) -> PurchaseState {
-    PurchaseState::Bought { buy_id: BuyId::new(buy_id), item_id: ItemId::new(buy_id + 1000), debited, offer, tradeofferid: None }
+    PurchaseState::Bought {
+        buy_id: BuyId::new(buy_id),
+        item_id: ItemId::new(buy_id + 1000),
+        debited,
+        offer,
+        tradeofferid: None,
+    }
 }
 
 /// Opens the ledger in `dir`. A dropped sled database releases its file lock from a background thread, so
@@ -58,7 +64,9 @@ fn the_ledger_keeps_purchases_events_and_prices_across_a_restart() {
     let a = intent_record(&ledger, t(0), "sniper", "AK", usd(dec!(12.50)));
     let b = intent_record(&ledger, t(1), "sniper", "M4", usd(dec!(3)));
     ledger.record_intents(&[a.clone(), b.clone()]).unwrap();
-    let a_now = ledger.transition(&a.intent.custom_id, bought(1, usd(dec!(12.40)), OfferStatus::WaitingAccept), t(2), "").unwrap();
+    let a_now = ledger
+        .transition(&a.intent.custom_id, bought(1, usd(dec!(12.40)), OfferStatus::WaitingAccept), t(2), "")
+        .unwrap();
     ledger.record_price(Game::Cs2, "AK", t(0), usd(dec!(12.40))).unwrap();
     ledger.record_price(Game::Cs2, "AK", t(5), usd(dec!(13))).unwrap();
     let last_id = ledger.next_custom_id(t(3)).unwrap();
@@ -70,7 +78,10 @@ fn the_ledger_keeps_purchases_events_and_prices_across_a_restart() {
     assert_eq!(ledger.open_purchases().unwrap(), vec![a_now, b]);
     assert_eq!(ledger.committed_since(t(0)).unwrap(), usd(dec!(15.40)));
     assert_eq!(ledger.verify_chain().unwrap(), 3);
-    assert_eq!(ledger.price_history(Game::Cs2, "AK", t(1)).unwrap(), vec![(t(0), usd(dec!(12.40))), (t(5), usd(dec!(13)))]);
+    assert_eq!(
+        ledger.price_history(Game::Cs2, "AK", t(1)).unwrap(),
+        vec![(t(0), usd(dec!(12.40))), (t(5), usd(dec!(13)))]
+    );
     // The price cache starts empty after a restart but still knows the stored price.
     assert!(!ledger.record_price(Game::Cs2, "AK", t(6), usd(dec!(13))).unwrap());
     assert!(ledger.next_custom_id(t(3)).unwrap() > last_id);
@@ -128,7 +139,8 @@ fn transitions_out_of_final_states_are_refused() {
         assert!(err.to_string().contains(id.as_str()), "{err}");
     }
     // The one way out of a final state: Steam Trade Protection rolls an accepted trade back.
-    let rolled = ledger.transition(&accepted, bought(3, usd(dec!(9)), OfferStatus::RollbackSupplier), t(7), "").unwrap();
+    let rolled =
+        ledger.transition(&accepted, bought(3, usd(dec!(9)), OfferStatus::RollbackSupplier), t(7), "").unwrap();
     assert_eq!(rolled.state.label(), "rollback_supplier");
     assert_eq!(ledger.verify_chain().unwrap(), 7);
 }
@@ -206,7 +218,11 @@ enum Target {
     Unknown,
     NotBought,
     /// Offer status index into `OFFERS`; `other_debit` asks for a debit that contradicts a recorded one.
-    Bought { offer: usize, other_debit: bool, trade: bool },
+    Bought {
+        offer: usize,
+        other_debit: bool,
+        trade: bool,
+    },
     Pending,
 }
 
@@ -242,7 +258,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (prop::collection::vec(new_intent, 1..4), prop::option::weighted(0.15, 0usize..64), prop::bool::weighted(0.1))
             .prop_map(|(new, repeat_existing, repeat_in_batch)| Op::Intents { new, repeat_existing, repeat_in_batch }),
         4 => (0usize..64, target).prop_map(|(pick, to)| Op::Transition { pick, to }),
-        3 => (0..Game::ALL.len(), 0..NAMES.len(), 95u32..105).prop_map(|(game, name, cents)| Op::Price { game, name, cents }),
+        // Few items and prices, so that changes within one second and returns to a former price happen.
+        3 => (0..2usize, 0..2usize, 99u32..102).prop_map(|(game, name, cents)| Op::Price { game, name, cents }),
         2 => (0u16..90).prop_map(|seconds| Op::Advance { seconds }),
         1 => Just(Op::Reopen),
     ]
@@ -264,7 +281,10 @@ fn model_allows(from: &PurchaseState, to: &PurchaseState) -> Option<bool> {
     match (from, to) {
         (Pending | Unknown { .. }, _) => Some(true),
         (NotBought { .. }, _) => None,
-        (Bought { buy_id: b1, item_id: i1, debited: d1, offer: o1, tradeofferid: t1 }, Bought { buy_id: b2, item_id: i2, debited: d2, offer: o2, tradeofferid: t2 }) => {
+        (
+            Bought { buy_id: b1, item_id: i1, debited: d1, offer: o1, tradeofferid: t1 },
+            Bought { buy_id: b2, item_id: i2, debited: d2, offer: o2, tradeofferid: t2 },
+        ) => {
             if (b1, i1, d1) != (b2, i2, d2) {
                 None
             } else if o1 == o2 {
@@ -276,10 +296,13 @@ fn model_allows(from: &PurchaseState, to: &PurchaseState) -> Option<bool> {
             } else if !o1.is_final() {
                 Some(true)
             } else {
-                (*o1 == OfferStatus::Accepted && matches!(o2, OfferStatus::RollbackUser | OfferStatus::RollbackSupplier)).then_some(true)
+                (*o1 == OfferStatus::Accepted
+                    && matches!(o2, OfferStatus::RollbackUser | OfferStatus::RollbackSupplier))
+                .then_some(true)
             }
         }
-        (Bought { offer, .. }, _) => (!offer.is_final()).then_some(true),
+        // Bought is bought: the debit never goes back to a reservation or to nothing.
+        (Bought { .. }, _) => None,
     }
 }
 
@@ -336,12 +359,19 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let mut batch: Vec<PurchaseRecord> = new
                     .iter()
                     .map(|n| {
-                        let mut r = intent_record(l, t(now), STRATEGIES[n.strategy], NAMES[n.name], usd(Decimal::new(n.max_cents.into(), 2)));
+                        let mut r = intent_record(
+                            l,
+                            t(now),
+                            STRATEGIES[n.strategy],
+                            NAMES[n.name],
+                            usd(Decimal::new(n.max_cents.into(), 2)),
+                        );
                         r.created_at = t(now) + Duration::milliseconds(n.delay_ms.into());
                         r
                     })
                     .collect();
-                let existing = repeat_existing.and_then(|i| model.records.values().nth(i % model.records.len().max(1)).cloned());
+                let existing =
+                    repeat_existing.and_then(|i| model.records.values().nth(i % model.records.len().max(1)).cloned());
                 let mut duplicate = false;
                 if let Some(mut old) = existing {
                     old.created_at = t(now);
@@ -440,4 +470,36 @@ proptest! {
     fn the_ledger_matches_an_in_memory_model_across_restarts(ops in prop::collection::vec(op(), 1..40)) {
         run_model(ops)?;
     }
+}
+
+// Pinned sequences. Each was shrunk by the model test from a deliberately broken ledger (a mutation check
+// that the model catches the bug), so each one fails if that bug ever comes back.
+
+fn one_intent(delay_ms: u16) -> Op {
+    Op::Intents {
+        new: vec![NewIntent { max_cents: 100, strategy: 0, name: 0, delay_ms }],
+        repeat_existing: None,
+        repeat_in_batch: false,
+    }
+}
+
+#[test]
+fn regression_a_price_that_returns_within_the_second_leaves_no_entry() {
+    run_model(vec![
+        Op::Price { game: 0, name: 0, cents: 100 },
+        Op::Advance { seconds: 1 },
+        Op::Price { game: 0, name: 0, cents: 101 },
+        Op::Price { game: 0, name: 0, cents: 100 },
+    ])
+    .unwrap();
+}
+
+#[test]
+fn regression_a_purchase_created_a_second_after_its_id_still_counts_since_then() {
+    run_model(vec![one_intent(1200)]).unwrap();
+}
+
+#[test]
+fn regression_a_final_purchase_leaves_the_open_index_and_stays_out_after_a_restart() {
+    run_model(vec![one_intent(0), Op::Transition { pick: 0, to: Target::NotBought }, Op::Reopen]).unwrap();
 }

@@ -115,6 +115,28 @@ async fn the_reference_example_signature_is_accepted_with_its_secret() {
 }
 
 #[tokio::test]
+async fn answers_keep_the_documented_field_order_byte_for_byte() {
+    let sb = plain().await;
+    let text = |b: Value| {
+        let body = signed_json(&sb, b);
+        let url = sb.api_url();
+        async move { http().post(url).json(&body).send().await.expect("sent").text().await.expect("text") }
+    };
+    let err = text(json!({"method":"market_search"})).await;
+    assert_eq!(err, r#"{"status":"error","error_code":1,"error_message":"name_or_names_required"}"#);
+    let (id, _) = sb.listings_named(REDLINE)[0];
+    let bought = text(buy_body(REDLINE, "order-42")).await;
+    let classid =
+        serde_json::from_str::<Value>(&bought).expect("json")["item"]["classid"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        bought,
+        format!(
+            r#"{{"status":"success","item":{{"id":"{id}","name":"{REDLINE}","price":"11.87","classid":"{classid}"}},"buy_id":"900001","offer_status":"creating_trade","balance_debited_sum":"11.87","custom_id":"order-42"}}"#
+        )
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_or_missing_signature_answers_minus_3_and_an_unknown_shop_minus_2() {
     let sb = plain().await;
     let mut b = signed_json(&sb, json!({"method":"balance"}));
@@ -953,6 +975,16 @@ async fn the_websocket_authenticates_with_md5_and_pushes_purchase_events() {
 }
 
 #[tokio::test]
+async fn an_idle_websocket_is_closed_only_when_an_idle_timeout_is_configured() {
+    let sb = start(|c| c.ws_idle_timeout = Some(Duration::from_millis(200))).await;
+    let mut ws = connect(&sb, &sign::websocket_signature(sb.shop_id(), sb.secret())).await;
+    assert_eq!(next_json(&mut ws).await["event"], "auth_success");
+    let end = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("closed in time");
+    assert!(matches!(end, Some(Ok(Message::Close(_))) | None), "{end:?}");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn webhooks_carry_each_event_with_an_hmac_sha256_signature() {
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, String, String)>();
     let tx = Arc::new(tx);
@@ -987,7 +1019,52 @@ async fn webhooks_carry_each_event_with_an_hmac_sha256_signature() {
     sb.shutdown().await;
 }
 
+#[tokio::test]
+async fn in_real_time_a_scaled_clock_resolves_offers_without_anyone_calling() {
+    let sb = start(|c| {
+        c.clock = sandbox::ClockMode::Real { scale: 1000.0 };
+        c.start_time = None;
+        c.offers = OfferConfig::always_accept();
+    })
+    .await;
+    let mut ws = connect(&sb, &sign::websocket_signature(sb.shop_id(), sb.secret())).await;
+    assert_eq!(next_json(&mut ws).await["event"], "auth_success");
+    call(&sb, buy_body(REDLINE, "rt-1")).await;
+    // 65 sandbox seconds are 65 ms here; the events say when, no sleeping.
+    let mut statuses = Vec::new();
+    while statuses.last().map(String::as_str) != Some("accepted") {
+        let e = next_json(&mut ws).await;
+        if e["event"] == "status_change" {
+            statuses.push(e["data"]["offer_status"].as_str().unwrap_or("").to_string());
+        }
+    }
+    assert_eq!(statuses, vec!["waiting_accept", "accepted"]);
+    sb.shutdown().await;
+}
+
 // ---------------------------------------------------------------- scale
+
+#[tokio::test]
+async fn catalog_files_are_read_as_csv_or_json_lines_by_extension_or_content() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("cat.csv");
+    std::fs::write(
+        &csv,
+        "name,price,count,game\n\"Sticker | Team, Holo (Foil)\",1.50,3,cs2\nTempered AK47,24.80,1,rust\n",
+    )
+    .expect("write");
+    let jsonl = dir.path().join("cat.data");
+    std::fs::write(&jsonl, "{\"name\":\"X Case Name\",\"price\":\"0.99\",\"count\":2}\n").expect("write");
+    let c = Catalog::load(&csv).expect("csv");
+    assert_eq!(c.entries[0].name, "Sticker | Team, Holo (Foil)");
+    assert_eq!(c.entries[1].game, Game::Rust);
+    assert_eq!(Catalog::load(&jsonl).expect("sniffed json lines").units(), 2);
+    let sb = start(|cfg| cfg.catalog = c).await;
+    let v = call(&sb, json!({"method":"market_pricelist"})).await;
+    assert_eq!(v["items"][0]["name"], "Sticker | Team, Holo (Foil)");
+    assert_eq!(v["items"][0]["count"], "3");
+    assert!(Catalog::load(&dir.path().join("missing.csv")).is_err());
+}
 
 #[tokio::test]
 async fn a_market_of_all_real_cs2_names_answers_both_price_lists() {

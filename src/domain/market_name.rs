@@ -819,6 +819,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_string_parses_or_fails_only_for_emptiness_or_control_characters(
+            name in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                // Shaped like market names, so the separators and suffixes are exercised hard.
+                "(★ ?)?(StatTrak™ ?|Souvenir ?)?[a-zA-Z0-9 |()★™,.-]{0,40}( ?\\((Factory New|Holo|)\\)?)?",
+            ]
+        ) {
+            match parse(&name) {
+                Ok(n) => {
+                    proptest::prop_assert_eq!(n.as_str(), name.as_str());
+                    for part in [Some(n.base()), n.finish(), n.variant(), n.extra()].into_iter().flatten() {
+                        proptest::prop_assert!(name.contains(part));
+                    }
+                }
+                Err(MarketNameError::Empty) => proptest::prop_assert!(name.trim().is_empty()),
+                Err(MarketNameError::ControlCharacter { .. }) => {
+                    proptest::prop_assert!(name.chars().any(char::is_control))
+                }
+            }
+        }
+    }
+
     #[test]
     fn surrounding_whitespace_is_ignored_but_the_name_kept() {
         let n = p("  AK-47 | Redline (Field-Tested) ");

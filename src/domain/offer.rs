@@ -81,13 +81,14 @@ impl OfferStatus {
     /// Whether `next` may follow `self` in the documented lifecycle.
     pub fn can_become(&self, next: &OfferStatus) -> bool {
         use OfferStatus::*;
-        match (self, next) {
-            (CreatingTrade, WaitingAccept | InvalidTradeToken | UserNotTradable | TradeCreateError) => true,
-            (WaitingAccept, Accepted | Canceled | Timeout) => true,
-            (Accepted, RollbackUser | RollbackSupplier) => true,
-            (Other(_), _) | (_, Other(_)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (CreatingTrade, WaitingAccept | InvalidTradeToken | UserNotTradable | TradeCreateError)
+                | (WaitingAccept, Accepted | Canceled | Timeout)
+                | (Accepted, RollbackUser | RollbackSupplier)
+                | (Other(_), _)
+                | (_, Other(_))
+        )
     }
 }
 

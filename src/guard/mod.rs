@@ -147,7 +147,7 @@ pub struct Verdicts {
 /// Checks `candidates` (sorted here by priority, highest first; stable for equal priorities)
 /// against `limits` and `committed`. `halt` refuses everything with its reason.
 pub fn check(mut candidates: Vec<Candidate>, limits: &Limits, committed: &Committed, halt: Option<&str>) -> Verdicts {
-    candidates.sort_by(|a, b| b.priority.cmp(&a.priority));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.priority));
     let mut out = Verdicts::default();
     let mut hour = committed.hour;
     let mut day = committed.day;

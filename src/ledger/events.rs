@@ -110,7 +110,13 @@ impl<'t> Appender<'t> {
         Ok(Appender { events, meta, next_seq, last_hash })
     }
 
-    pub fn append(&mut self, at: DateTime<Utc>, kind: EventKind, detail: &str, record: &PurchaseRecord) -> TxResult<()> {
+    pub fn append(
+        &mut self,
+        at: DateTime<Utc>,
+        kind: EventKind,
+        detail: &str,
+        record: &PurchaseRecord,
+    ) -> TxResult<()> {
         let custom_id = &record.intent.custom_id;
         let body = Body {
             seq: self.next_seq,
@@ -170,8 +176,7 @@ fn check_event(seq: u64, value: &[u8], prev_hash: &str) -> Result<Event, LedgerE
     if computed != stored_hash {
         return Err(broken(format!("stored hash {stored_hash} but the event hashes to {computed}: it was changed")));
     }
-    let event: Event =
-        serde_json::from_slice(value).map_err(|e| broken(format!("the event is not readable: {e}")))?;
+    let event: Event = serde_json::from_slice(value).map_err(|e| broken(format!("the event is not readable: {e}")))?;
     if event.seq != seq {
         return Err(broken(format!("stored under sequence {seq} but says {}", event.seq)));
     }
@@ -185,6 +190,18 @@ fn check_event(seq: u64, value: &[u8], prev_hash: &str) -> Result<Event, LedgerE
 }
 
 impl Ledger {
+    /// The event log, oldest first, parsed but not verified (see [`Ledger::verify_chain`]).
+    pub fn events(&self) -> impl Iterator<Item = Result<Event, LedgerError>> + '_ {
+        self.events.iter().map(move |item| {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            serde_json::from_slice(&value).map_err(|e| LedgerError::Corrupt {
+                tree: "events",
+                key: hex::encode(&key),
+                reason: format!("not an event: {e}"),
+            })
+        })
+    }
+
     /// The number of events and the hash of the last one (`GENESIS_HASH` when there are none): worth
     /// writing down elsewhere, since a log rewritten from the start with fresh hashes verifies.
     pub fn chain_head(&self) -> Result<(u64, String), LedgerError> {

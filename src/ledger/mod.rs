@@ -107,9 +107,10 @@ enum Change {
     NoOp,
 }
 
-/// The transition rules: anything may follow `pending` / `unknown`; a final state changes only
-/// `accepted` → `rollback_*`; a bought purchase keeps its buy id, item and debit; repeating the current
-/// state (the same offer status, polled again) changes nothing.
+/// The transition rules: anything may follow `pending` / `unknown`; a bought purchase stays bought, with
+/// the same buy id, item and debit, only its offer status moving on; a final state changes only
+/// `accepted` → `rollback_*`; repeating the current state (the same offer status, polled again) changes
+/// nothing.
 fn decide(record: &PurchaseRecord, to: &PurchaseState) -> Result<Change, LedgerError> {
     let from = &record.state;
     if from == to {
@@ -118,7 +119,13 @@ fn decide(record: &PurchaseRecord, to: &PurchaseState) -> Result<Change, LedgerE
     let custom_id = &record.intent.custom_id;
     if let (
         PurchaseState::Bought { buy_id, item_id, debited, offer, tradeofferid },
-        PurchaseState::Bought { buy_id: new_buy, item_id: new_item, debited: new_debit, offer: new_offer, tradeofferid: new_trade },
+        PurchaseState::Bought {
+            buy_id: new_buy,
+            item_id: new_item,
+            debited: new_debit,
+            offer: new_offer,
+            tradeofferid: new_trade,
+        },
     ) = (from, to)
     {
         if (buy_id, item_id, debited) != (new_buy, new_item, new_debit) {
@@ -145,6 +152,13 @@ fn decide(record: &PurchaseRecord, to: &PurchaseState) -> Result<Change, LedgerE
         if !from.is_final() || (*offer == OfferStatus::Accepted && rollback) {
             return Ok(Change::Apply);
         }
+    } else if let (PurchaseState::Bought { offer, .. }, false) = (from, from.is_final()) {
+        // The money left; only the trade offer can move on. Becoming pending / unknown / not bought would
+        // release a debit from the budget (invariant 4).
+        return Err(LedgerError::Conflict {
+            custom_id: custom_id.clone(),
+            reason: format!("bought (offer {offer}); refusing to record it as {}", to.label()),
+        });
     } else if !from.is_final() {
         return Ok(Change::Apply);
     }
@@ -190,7 +204,10 @@ impl Ledger {
         };
         match ledger.meta.get(META_SCHEMA).map_err(|e| ledger.storage(e))? {
             None => {
-                ledger.meta.insert(META_SCHEMA, SCHEMA_VERSION.to_string().as_bytes()).map_err(|e| ledger.storage(e))?;
+                ledger
+                    .meta
+                    .insert(META_SCHEMA, SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(|e| ledger.storage(e))?;
                 ledger.flush()?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
@@ -280,7 +297,8 @@ impl Ledger {
         let mut encoded = Vec::with_capacity(records.len());
         for record in records {
             let custom_id = &record.intent.custom_id;
-            let invalid = |reason: &str| LedgerError::InvalidRecord { custom_id: custom_id.clone(), reason: reason.into() };
+            let invalid =
+                |reason: &str| LedgerError::InvalidRecord { custom_id: custom_id.clone(), reason: reason.into() };
             if record.state != PurchaseState::Pending {
                 return Err(invalid(&format!("an intent must be pending, not {}", record.state.label())));
             }
@@ -427,9 +445,9 @@ impl Ledger {
         let mut total = Usd::ZERO;
         for record in self.list_since(since)? {
             if filter.matches(&record) {
-                total = total.checked_add(record.committed()).ok_or_else(|| LedgerError::Overflow {
-                    what: format!("the amounts committed since {since}"),
-                })?;
+                total = total
+                    .checked_add(record.committed())
+                    .ok_or_else(|| LedgerError::Overflow { what: format!("the amounts committed since {since}") })?;
             }
         }
         Ok(total)

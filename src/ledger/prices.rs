@@ -14,13 +14,12 @@ use crate::domain::{Game, Usd};
 
 fn decode_price(prefix_len: usize, key: &[u8], value: &[u8]) -> Result<(u64, Usd), LedgerError> {
     let second = price_key_second(key, prefix_len)?;
-    let price = std::str::from_utf8(value).ok().and_then(|text| Usd::parse(text).ok()).ok_or_else(|| {
-        LedgerError::Corrupt {
+    let price =
+        std::str::from_utf8(value).ok().and_then(|text| Usd::parse(text).ok()).ok_or_else(|| LedgerError::Corrupt {
             tree: "prices",
             key: String::from_utf8_lossy(key).replace('\0', "\\0"),
             reason: "the value is not a decimal price".into(),
-        }
-    })?;
+        })?;
     Ok((second, price))
 }
 

@@ -160,7 +160,9 @@ fn committed_counts_reservations_and_debits_since_a_time() {
     let bought_one = record(&ledger, t(11), "b", "M4", usd(dec!(20)));
     let released = record(&ledger, t(12), "a", "M4", usd(dec!(30)));
     ledger.record_intents(&[old, reserved, bought_one.clone(), released.clone()]).unwrap();
-    ledger.transition(&bought_one.intent.custom_id, bought(usd(dec!(18.25)), OfferStatus::CreatingTrade), t(13), "").unwrap();
+    ledger
+        .transition(&bought_one.intent.custom_id, bought(usd(dec!(18.25)), OfferStatus::CreatingTrade), t(13), "")
+        .unwrap();
     let nb = PurchaseState::NotBought { code: 5, reason: "gone".into() };
     ledger.transition(&released.intent.custom_id, nb, t(13), "").unwrap();
 
@@ -224,7 +226,12 @@ fn two_prices_in_one_second_keep_the_later_and_drop_a_return_to_the_former() {
 fn a_tick_of_34k_prices_is_one_batch_and_unchanged_prices_write_nothing() {
     let ledger = Ledger::temporary().unwrap();
     let names: Vec<String> = (0..34_000).map(|i| format!("Item {i}")).collect();
-    let prices = |bump: usize| names.iter().enumerate().map(move |(i, n)| (n.as_str(), usd(rust_decimal::Decimal::from(i % 97 + usize::from(i < bump)))));
+    let prices = |bump: usize| {
+        names
+            .iter()
+            .enumerate()
+            .map(move |(i, n)| (n.as_str(), usd(rust_decimal::Decimal::from(i % 97 + usize::from(i < bump)))))
+    };
     assert_eq!(ledger.record_prices(Game::Cs2, prices(0), t(0)).unwrap(), 34_000);
     let started = std::time::Instant::now();
     assert_eq!(ledger.record_prices(Game::Cs2, prices(0), t(1)).unwrap(), 0);
@@ -291,4 +298,41 @@ fn a_corrupt_record_is_an_error_naming_its_key() {
     let err = ledger.get(&"sb-broken".parse().unwrap()).unwrap_err();
     assert!(matches!(err, LedgerError::Corrupt { tree: "purchases", .. }));
     assert!(err.to_string().contains("sb-broken"), "{err}");
+}
+
+#[test]
+fn a_bought_purchase_never_goes_back_to_a_reservation_or_to_nothing() {
+    let ledger = Ledger::temporary().unwrap();
+    let r = record(&ledger, t(0), "s", "AK", usd(dec!(10)));
+    let id = r.intent.custom_id.clone();
+    ledger.record_intents(&[r]).unwrap();
+    ledger.transition(&id, bought(usd(dec!(9)), OfferStatus::CreatingTrade), t(1), "").unwrap();
+    for to in [
+        PurchaseState::Pending,
+        PurchaseState::Unknown { reason: "poll timed out".into() },
+        PurchaseState::NotBought { code: 5, reason: "x".into() },
+    ] {
+        let err = ledger.transition(&id, to, t(2), "").unwrap_err();
+        assert!(matches!(err, LedgerError::Conflict { .. }), "{err}");
+    }
+    assert_eq!(ledger.committed_since(t(0)).unwrap(), usd(dec!(9)));
+}
+
+#[test]
+fn events_read_back_in_order_with_their_snapshots() {
+    let ledger = Ledger::temporary().unwrap();
+    let r = record(&ledger, t(0), "s", "AK", usd(dec!(10)));
+    let id = r.intent.custom_id.clone();
+    ledger.record_intents(&[r]).unwrap();
+    let after = ledger.transition(&id, PurchaseState::Unknown { reason: "timeout".into() }, t(1), "lost").unwrap();
+    let events: Vec<Event> = ledger.events().collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        events.iter().map(|e| (e.seq, e.kind, e.state.as_str())).collect::<Vec<_>>(),
+        [(1, EventKind::Intent, "pending"), (2, EventKind::Transition, "unknown")]
+    );
+    assert_eq!(events[1].record, after);
+    assert_eq!(events[1].detail, "lost");
+    assert_eq!(events[0].prev_hash, events::GENESIS_HASH);
+    assert_eq!(events[1].prev_hash, events[0].hash);
+    assert_eq!(ledger.chain_head().unwrap(), (2, events[1].hash.clone()));
 }

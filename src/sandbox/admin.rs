@@ -106,7 +106,7 @@ struct Advance {
 }
 
 async fn advance(State(app): State<Arc<Shared>>, Json(a): Json<Advance>) -> Json<Value> {
-    app.advance(Duration::from_secs(a.seconds) + Duration::from_millis(a.ms));
+    app.advance(Duration::from_secs(a.seconds).saturating_add(Duration::from_millis(a.ms)));
     Json(json!({ "now": app.clock.now_unix() }))
 }
 

@@ -17,12 +17,11 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
 
 use super::error::{self, ApiError};
 use super::faults::FaultKind;
 use super::php::{Params, Php};
-use super::render::{self, balance_text, success};
+use super::render::{self, balance_text, obj, success, J};
 use super::state::{Ceiling, Outcome, RequestRecord, State as Sb};
 use super::Shared;
 use crate::domain::{Game, ItemId};
@@ -46,7 +45,7 @@ const CURRENCIES: &[(&str, &str, &str)] = &[
 const SEARCH_CAP: usize = 1000;
 
 enum Reply {
-    Ok(Value),
+    Ok(J),
     /// Pre-serialized success body (the price list can be tens of megabytes).
     Raw(Vec<u8>),
     Err(ApiError),
@@ -80,6 +79,7 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
     };
 
     if !plan.latency.is_zero() {
+        tracing::info!(target: "sandbox", seq = rec.seq, ms = plan.latency.as_millis(), "fault: latency");
         rec.faults.push(FaultKind::Latency { ms: u64::try_from(plan.latency.as_millis()).unwrap_or(u64::MAX) });
         app.sleep(plan.latency).await;
     }
@@ -112,7 +112,7 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
         let mut st = app.lock();
         st.process_until(now);
         let limiter_now = app.clock.limiter_now();
-        dispatch(&mut st, &params, &headers, now, limiter_now, &mut rec.faults)
+        dispatch(&mut st, &params, &headers, (now, limiter_now), plan.malformed, &mut rec.faults)
     };
 
     if committed && plan.drop_after_commit {
@@ -126,28 +126,22 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
     let body = match reply {
         Reply::Err(e) => {
             rec.outcome = Outcome::ApiError { code: e.code, message: e.message.to_string() };
-            e.body().to_string().into_bytes()
+            e.body().to_json().into_bytes()
         }
         Reply::Ok(mut v) => {
             if plan.malformed {
+                tracing::warn!(target: "sandbox", seq = rec.seq, "fault: malformed answer");
                 rec.faults.push(FaultKind::Malformed);
                 render::corrupt(&mut v);
             }
-            v.to_string().into_bytes()
+            v.to_json().into_bytes()
         }
         Reply::Raw(bytes) => {
             if plan.malformed {
+                tracing::warn!(target: "sandbox", seq = rec.seq, "fault: malformed answer");
                 rec.faults.push(FaultKind::Malformed);
-                match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(mut v) => {
-                        render::corrupt(&mut v);
-                        v.to_string().into_bytes()
-                    }
-                    Err(_) => bytes,
-                }
-            } else {
-                bytes
             }
+            bytes
         }
     };
     tracing::debug!(target: "sandbox", seq = rec.seq, method = ?rec.method, outcome = ?rec.outcome, "request");
@@ -205,14 +199,17 @@ fn dropped_connection() -> Response {
 }
 
 /// Runs one authenticated-or-not request against the state; `true` when money was spent.
+/// `times`: sandbox now and limiter now; `malformed`: the price list writes bad prices itself
+/// (it is pre-serialized, so it cannot be corrupted afterwards).
 fn dispatch(
     st: &mut Sb,
     params: &Params,
     headers: &HeaderMap,
-    now: Duration,
-    limiter_now: Duration,
+    times: (Duration, Duration),
+    malformed: bool,
     faults: &mut Vec<FaultKind>,
 ) -> (Reply, bool) {
+    let (now, limiter_now) = times;
     if let Some(limit) = st.faults.rate_limit {
         if !st.limiter.admit(&limit, limiter_now) {
             tracing::warn!(target: "sandbox", "rate limit: -7");
@@ -224,6 +221,7 @@ fn dispatch(
         return (Reply::Err(e), false);
     }
     if st.faults.shop_inactive {
+        tracing::warn!(target: "sandbox", "fault: shop not active (-4)");
         faults.push(FaultKind::ShopInactive);
         return (Reply::Err(error::SHOP_NOT_ACTIVE), false);
     }
@@ -244,11 +242,12 @@ fn dispatch(
         return (Reply::Err(error::INVALID_METHOD), false);
     }
     if method.starts_with("market_") && st.faults.market_disabled {
+        tracing::warn!(target: "sandbox", method, "fault: market disabled (-6)");
         faults.push(FaultKind::MarketDisabled);
         return (Reply::Err(error::MARKET_DISABLED), false);
     }
     match method {
-        "market_pricelist" => (pricelist(st, params), false),
+        "market_pricelist" => (pricelist(st, params, malformed), false),
         "market_search" => (search(st, params), false),
         "market_buy" => match buy(st, params, now) {
             Ok(v) => (Reply::Ok(v), true),
@@ -261,6 +260,7 @@ fn dispatch(
         "currencies" => (Reply::Ok(currencies()), false),
         _ => {
             if st.faults.unavailable.is_some() {
+                tracing::warn!(target: "sandbox", "fault: status unavailable");
                 faults.push(FaultKind::Unavailable);
             }
             (Reply::Ok(status(st)), false)
@@ -301,8 +301,9 @@ fn game(params: &Params) -> Option<Game> {
     }
 }
 
-fn pricelist(st: &Sb, params: &Params) -> Reply {
+fn pricelist(st: &Sb, params: &Params, malformed: bool) -> Reply {
     let r = st.render;
+    let price = |p| if malformed { J::Str(render::NOT_A_NUMBER.into()) } else { r.money(p) };
     let full = params.truthy("full");
     let mut out = Vec::with_capacity(if full { st.market.listing_count() * 100 } else { 4096 });
     out.extend_from_slice(b"{\"status\":\"success\",\"last_update\":");
@@ -324,7 +325,7 @@ fn pricelist(st: &Sb, params: &Params) -> Reply {
                 out.extend_from_slice(b",\"name\":");
                 render::push_json_str(&mut out, l.name);
                 out.extend_from_slice(b",\"price\":");
-                render::push_value(&mut out, &r.money(l.price));
+                render::push_value(&mut out, &price(l.price));
                 out.extend_from_slice(b",\"classid\":");
                 render::push_json_str(&mut out, l.classid);
                 out.push(b'}');
@@ -335,7 +336,7 @@ fn pricelist(st: &Sb, params: &Params) -> Reply {
                 out.extend_from_slice(b"{\"name\":");
                 render::push_json_str(&mut out, grp.name);
                 out.extend_from_slice(b",\"price\":");
-                render::push_value(&mut out, &r.money(grp.price));
+                render::push_value(&mut out, &price(grp.price));
                 out.extend_from_slice(b",\"classid\":");
                 render::push_json_str(&mut out, grp.classid);
                 out.extend_from_slice(b",\"count\":");
@@ -378,9 +379,7 @@ fn search(st: &Sb, params: &Params) -> Reply {
             items.extend(st.market.named(g, n).iter().map(|l| r.listing(l)));
         }
     }
-    let mut m = Map::new();
-    m.insert("items".into(), Value::Array(items));
-    Reply::Ok(success(m))
+    Reply::Ok(success(vec![("items", J::Arr(items))]))
 }
 
 /// Trade URL parts, required for any buy.
@@ -391,7 +390,7 @@ fn trade_link(params: &Params) -> Result<(&str, &str), ApiError> {
     }
 }
 
-fn buy(st: &mut Sb, params: &Params, now: Duration) -> Result<Value, ApiError> {
+fn buy(st: &mut Sb, params: &Params, now: Duration) -> Result<J, ApiError> {
     let id = params.non_empty("id");
     let name = params.non_empty("name");
     if id.is_none() && name.is_none() {
@@ -418,10 +417,8 @@ fn buy(st: &mut Sb, params: &Params, now: Duration) -> Result<Value, ApiError> {
         },
         (None, None) => return Err(error::MISSING_NAME_AND_ID),
     };
-    let mut body = success(Map::new());
-    if let (Value::Object(b), Value::Object(p)) = (&mut body, st.render.bought(st.purchase_at(idx))) {
-        b.extend(p);
-    }
+    let mut body = success(Vec::new());
+    body.extend(st.render.bought(st.purchase_at(idx)));
     Ok(body)
 }
 
@@ -458,19 +455,19 @@ fn batch_buy(st: &mut Sb, params: &Params, now: Duration) -> (Reply, bool) {
                 let id = match parsed {
                     Some(id) => r.int(id.get()),
                     // Echo what was sent; "0" when nothing was.
-                    None => Value::String(raw_id.unwrap_or("0").to_string()),
+                    None => J::Str(raw_id.unwrap_or("0").to_string()),
                 };
-                unavailable.push(
-                    json!({ "id": id, "custom_id": custom_id, "error_code": e.code, "error_message": e.message }),
-                );
+                unavailable.push(obj([
+                    ("id", id),
+                    ("custom_id", custom_id.map(str::to_string).into()),
+                    ("error_code", e.code.into()),
+                    ("error_message", e.message.into()),
+                ]));
             }
         }
     }
     let committed = !purchased.is_empty();
-    let mut m = Map::new();
-    m.insert("purchased".into(), Value::Array(purchased));
-    m.insert("unavailable".into(), Value::Array(unavailable));
-    (Reply::Ok(success(m)), committed)
+    (Reply::Ok(success(vec![("purchased", J::Arr(purchased)), ("unavailable", J::Arr(unavailable))])), committed)
 }
 
 /// `buy_id` → one purchase, flat; else `buy_ids` / `custom_ids` → `items` (unknown ones left out).
@@ -480,10 +477,8 @@ fn getinfo(st: &Sb, params: &Params) -> Reply {
         let found = b.parse::<u64>().ok().and_then(|id| st.purchase_by_buy_id(id));
         return match found {
             Some(p) => {
-                let mut body = success(Map::new());
-                if let (Value::Object(b), Value::Object(f)) = (&mut body, r.info(p)) {
-                    b.extend(f);
-                }
+                let mut body = success(Vec::new());
+                body.extend(r.info(p));
                 Reply::Ok(body)
             }
             None => Reply::Err(error::OFFER_NOT_FOUND),
@@ -504,7 +499,7 @@ fn getinfo(st: &Sb, params: &Params) -> Reply {
     };
     let buy_ids = list("buy_ids");
     let custom_ids = list("custom_ids");
-    let found: Vec<Value> = if !buy_ids.is_empty() {
+    let found: Vec<J> = if !buy_ids.is_empty() {
         buy_ids
             .iter()
             .filter_map(|b| b.parse::<u64>().ok())
@@ -516,9 +511,7 @@ fn getinfo(st: &Sb, params: &Params) -> Reply {
     } else {
         return Reply::Err(error::MISSING_BUY_ID);
     };
-    let mut m = Map::new();
-    m.insert("items".into(), Value::Array(found));
-    Reply::Ok(success(m))
+    Reply::Ok(success(vec![("items", J::Arr(found))]))
 }
 
 fn history(st: &Sb, params: &Params) -> Reply {
@@ -531,57 +524,53 @@ fn history(st: &Sb, params: &Params) -> Reply {
     let rows = st.history(starting, ending);
     let total = rows.len();
     let from = start_from.min(total);
-    let page: Vec<Value> = rows[from..].iter().take(st.history_page).map(|p| r.info(p)).collect();
+    let page: Vec<J> = rows[from..].iter().take(st.history_page).map(|p| r.info(p)).collect();
     let has_more = from + page.len() < total;
     // The cursor of the next page; 0 when there is none (as in the reference's example).
     let next = if has_more { from + page.len() } else { 0 };
-    let mut m = Map::new();
-    m.insert("total_count".into(), r.int(u64::try_from(total).unwrap_or(u64::MAX)));
-    m.insert("has_more".into(), Value::Bool(has_more));
-    m.insert("start_from".into(), r.int(u64::try_from(next).unwrap_or(u64::MAX)));
-    m.insert("items".into(), Value::Array(page));
-    Reply::Ok(success(m))
+    Reply::Ok(success(vec![
+        ("total_count", r.int(u64::try_from(total).unwrap_or(u64::MAX))),
+        ("has_more", has_more.into()),
+        ("start_from", r.int(u64::try_from(next).unwrap_or(u64::MAX))),
+        ("items", J::Arr(page)),
+    ]))
 }
 
-fn in_currencies(st: &Sb, usd: Decimal) -> Value {
-    let mut m = Map::new();
-    for (code, _, rate) in CURRENCIES {
-        let rate: Decimal = rate.parse().unwrap_or(Decimal::ONE);
-        m.insert((*code).to_string(), st.render.num_text(balance_text(usd * rate)));
-    }
-    Value::Object(m)
+fn in_currencies(st: &Sb, usd: Decimal) -> J {
+    J::Obj(
+        CURRENCIES
+            .iter()
+            .map(|(code, _, rate)| {
+                let rate: Decimal = rate.parse().unwrap_or(Decimal::ONE);
+                (*code, st.render.num_text(balance_text(usd * rate)))
+            })
+            .collect(),
+    )
 }
 
-fn balance(st: &Sb) -> Value {
+fn balance(st: &Sb) -> J {
     let r = st.render;
-    let mut m = Map::new();
-    m.insert("balance".into(), r.balance(st.balance().amount()));
-    m.insert("balance_in_currencies".into(), in_currencies(st, st.balance().amount()));
-    m.insert("deals_sum".into(), r.balance(st.deals_sum()));
-    m.insert("deals_sum_in_currencies".into(), in_currencies(st, st.deals_sum()));
-    m.insert("withdraw_sum".into(), r.balance(st.withdraw_sum()));
-    m.insert("withdraw_sum_in_currencies".into(), in_currencies(st, st.withdraw_sum()));
-    success(m)
+    success(vec![
+        ("balance", r.balance(st.balance().amount())),
+        ("balance_in_currencies", in_currencies(st, st.balance().amount())),
+        ("deals_sum", r.balance(st.deals_sum())),
+        ("deals_sum_in_currencies", in_currencies(st, st.deals_sum())),
+        ("withdraw_sum", r.balance(st.withdraw_sum())),
+        ("withdraw_sum_in_currencies", in_currencies(st, st.withdraw_sum())),
+    ])
 }
 
-fn currencies() -> Value {
-    let items: Vec<Value> =
-        CURRENCIES.iter().map(|(code, name, rate)| json!({ "code": code, "name": name, "rate": rate })).collect();
-    let mut m = Map::new();
-    m.insert("items".into(), Value::Array(items));
-    success(m)
+fn currencies() -> J {
+    let items = CURRENCIES
+        .iter()
+        .map(|(code, name, rate)| obj([("code", (*code).into()), ("name", (*name).into()), ("rate", (*rate).into())]))
+        .collect();
+    success(vec![("items", J::Arr(items))])
 }
 
-fn status(st: &Sb) -> Value {
-    let mut m = Map::new();
+fn status(st: &Sb) -> J {
     match &st.faults.unavailable {
-        None => {
-            m.insert("available".into(), Value::Bool(true));
-        }
-        Some(reason) => {
-            m.insert("available".into(), Value::Bool(false));
-            m.insert("reason".into(), Value::String(reason.clone()));
-        }
+        None => success(vec![("available", true.into())]),
+        Some(reason) => success(vec![("available", false.into()), ("reason", reason.clone().into())]),
     }
-    success(m)
 }

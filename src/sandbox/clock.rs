@@ -58,10 +58,10 @@ impl Clock {
             ClockMode::Manual => Duration::ZERO,
             ClockMode::Real { scale } => {
                 let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
-                self.started.elapsed().mul_f64(scale)
+                Duration::try_from_secs_f64(self.started.elapsed().as_secs_f64() * scale).unwrap_or(Duration::MAX)
             }
         };
-        self.origin + run + offset
+        self.origin.saturating_add(run).saturating_add(offset)
     }
 
     pub fn now_unix(&self) -> u64 {
@@ -76,14 +76,14 @@ impl Clock {
             ClockMode::Manual => self.now(),
             ClockMode::Real { .. } => {
                 let offset = *self.offset.lock().unwrap_or_else(|e| e.into_inner());
-                self.started.elapsed() + offset
+                self.started.elapsed().saturating_add(offset)
             }
         }
     }
 
     pub fn advance(&self, d: Duration) {
         let mut offset = self.offset.lock().unwrap_or_else(|e| e.into_inner());
-        *offset += d;
+        *offset = offset.saturating_add(d);
     }
 }
 

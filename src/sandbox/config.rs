@@ -40,6 +40,9 @@ pub struct SandboxConfig {
     /// What the websocket answers to the text `ping`; `None` = no answer (undocumented upstream, so
     /// clients must not rely on one).
     pub ws_ping_reply: Option<String>,
+    /// Close a websocket after this much real time without a frame from the client (`None` = never;
+    /// upstream behaviour is unknown, reference §8.13).
+    pub ws_idle_timeout: Option<Duration>,
     /// Oldest request records are dropped beyond this many (keeps a long standalone run bounded).
     pub request_log_cap: usize,
 }
@@ -62,6 +65,7 @@ impl Default for SandboxConfig {
             clock: ClockMode::default(),
             start_time: None,
             ws_ping_reply: None,
+            ws_idle_timeout: None,
             request_log_cap: 100_000,
         }
     }

@@ -1,6 +1,6 @@
 //! API-level errors: `{"status":"error","error_code":N,"error_message":"token"}` with HTTP 200.
 
-use serde_json::{json, Value};
+use super::render::{obj, J};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiError {
@@ -13,8 +13,8 @@ impl ApiError {
         ApiError { code, message }
     }
 
-    pub fn body(self) -> Value {
-        json!({ "status": "error", "error_code": self.code, "error_message": self.message })
+    pub fn body(self) -> J {
+        obj([("status", "error".into()), ("error_code", self.code.into()), ("error_message", self.message.into())])
     }
 }
 

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
+
+use super::render::{obj, J};
 
 #[derive(Debug, Clone)]
 pub struct Hub {
@@ -25,8 +26,8 @@ impl Hub {
     }
 
     /// Never blocks: callers hold the state lock.
-    pub fn emit(&self, event: &str, data: Value) {
-        let frame: Arc<str> = json!({ "event": event, "data": data }).to_string().into();
+    pub fn emit(&self, event: &'static str, data: J) {
+        let frame: Arc<str> = obj([("event", event.into()), ("data", data)]).to_json().into();
         tracing::debug!(target: "sandbox", event, "event");
         // No subscriber is normal (nobody listens yet).
         let _ = self.ws.send(frame.clone());

@@ -122,7 +122,7 @@ impl RateLimiter {
             self.recent.pop_front();
         }
         if self.recent.len() >= limit.per_minute as usize {
-            self.blocked_until = Some(now + limit.block);
+            self.blocked_until = Some(now.saturating_add(limit.block));
             return false;
         }
         self.recent.push_back(now);

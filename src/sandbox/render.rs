@@ -5,11 +5,104 @@
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde_json::{json, Map, Number, Value};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::Number;
 
 use super::market::ListingView;
 use super::state::SandboxPurchase;
 use crate::domain::Usd;
+
+/// A JSON value whose objects keep their field order, as PHP's `json_encode` does (`status`
+/// first, `id, name, price, classid` in that order). `serde_json::Value` would sort the keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum J {
+    Null,
+    Bool(bool),
+    Num(Number),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Vec<(&'static str, J)>),
+}
+
+impl J {
+    /// Appends the fields of another object (no-op for non-objects).
+    pub fn extend(&mut self, other: J) {
+        if let (J::Obj(mine), J::Obj(theirs)) = (self, other) {
+            mine.extend(theirs);
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing this type into a String cannot fail (no non-string keys, no I/O).
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+pub fn obj<const N: usize>(fields: [(&'static str, J); N]) -> J {
+    J::Obj(fields.into())
+}
+
+impl From<&str> for J {
+    fn from(s: &str) -> J {
+        J::Str(s.to_string())
+    }
+}
+
+impl From<String> for J {
+    fn from(s: String) -> J {
+        J::Str(s)
+    }
+}
+
+impl From<Option<String>> for J {
+    fn from(s: Option<String>) -> J {
+        s.map_or(J::Null, J::Str)
+    }
+}
+
+impl From<bool> for J {
+    fn from(b: bool) -> J {
+        J::Bool(b)
+    }
+}
+
+impl From<i32> for J {
+    fn from(n: i32) -> J {
+        J::Num(n.into())
+    }
+}
+
+impl From<Vec<J>> for J {
+    fn from(v: Vec<J>) -> J {
+        J::Arr(v)
+    }
+}
+
+impl Serialize for J {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            J::Null => s.serialize_unit(),
+            J::Bool(b) => s.serialize_bool(*b),
+            J::Num(n) => n.serialize(s),
+            J::Str(t) => s.serialize_str(t),
+            J::Arr(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for i in items {
+                    seq.serialize_element(i)?;
+                }
+                seq.end()
+            }
+            J::Obj(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Render {
@@ -18,77 +111,87 @@ pub struct Render {
 
 impl Render {
     /// A numeric text as a string, or as a JSON number in numbers mode.
-    pub fn num_text(&self, text: String) -> Value {
+    pub fn num_text(&self, text: String) -> J {
         if self.numbers {
             if let Ok(n) = Number::from_str(&text) {
-                return Value::Number(n);
+                return J::Num(n);
             }
         }
-        Value::String(text)
+        J::Str(text)
     }
 
     /// A price or debited sum: always two decimals.
-    pub fn money(&self, u: Usd) -> Value {
+    pub fn money(&self, u: Usd) -> J {
         self.num_text(u.wire())
     }
 
     /// A balance: three decimals (observed upstream).
-    pub fn balance(&self, d: Decimal) -> Value {
+    pub fn balance(&self, d: Decimal) -> J {
         self.num_text(balance_text(d))
     }
 
-    pub fn int(&self, n: u64) -> Value {
+    pub fn int(&self, n: u64) -> J {
         if self.numbers {
-            Value::Number(n.into())
+            J::Num(n.into())
         } else {
-            Value::String(n.to_string())
+            J::Str(n.to_string())
         }
     }
 
-    pub fn listing(&self, l: &ListingView<'_>) -> Value {
-        json!({ "id": self.int(l.id.get()), "name": l.name, "price": self.money(l.price), "classid": l.classid })
+    pub fn listing(&self, l: &ListingView<'_>) -> J {
+        obj([
+            ("id", self.int(l.id.get())),
+            ("name", l.name.into()),
+            ("price", self.money(l.price)),
+            ("classid", l.classid.into()),
+        ])
     }
 
-    fn purchase_item(&self, p: &SandboxPurchase) -> Value {
-        json!({ "id": self.int(p.id.get()), "name": p.name, "price": self.money(p.price), "classid": p.classid })
+    fn purchase_item(&self, p: &SandboxPurchase) -> J {
+        obj([
+            ("id", self.int(p.id.get())),
+            ("name", p.name.as_str().into()),
+            ("price", self.money(p.price)),
+            ("classid", p.classid.as_str().into()),
+        ])
     }
 
     /// The success body of `market_buy` without `status`; also a `purchased[]` element and the
     /// `buy_item` event's data.
-    pub fn bought(&self, p: &SandboxPurchase) -> Value {
-        json!({
-            "item": self.purchase_item(p),
-            "buy_id": self.int(p.buy_id.get()),
-            "offer_status": p.offer_status.as_str(),
-            "balance_debited_sum": self.money(p.debited),
-            "custom_id": p.custom_id,
-        })
+    pub fn bought(&self, p: &SandboxPurchase) -> J {
+        obj([
+            ("item", self.purchase_item(p)),
+            ("buy_id", self.int(p.buy_id.get())),
+            ("offer_status", p.offer_status.as_str().into()),
+            ("balance_debited_sum", self.money(p.debited)),
+            ("custom_id", p.custom_id.clone().into()),
+        ])
     }
 
     /// A purchase as `market_getinfo` / `market_history` show it.
-    pub fn info(&self, p: &SandboxPurchase) -> Value {
-        json!({
-            "item": self.purchase_item(p),
-            "buy_id": self.int(p.buy_id.get()),
-            "offer_status": p.offer_status.as_str(),
-            "steamid": p.steamid,
-            "date": self.int(p.date),
-            "balance_debited_sum": self.money(p.debited),
-            "tradeofferid": p.tradeofferid,
-            "custom_id": p.custom_id,
-            "error_reason": Value::Null,
-        })
+    pub fn info(&self, p: &SandboxPurchase) -> J {
+        obj([
+            ("item", self.purchase_item(p)),
+            ("buy_id", self.int(p.buy_id.get())),
+            ("offer_status", p.offer_status.as_str().into()),
+            ("steamid", p.steamid.as_str().into()),
+            ("date", self.int(p.date)),
+            ("balance_debited_sum", self.money(p.debited)),
+            ("tradeofferid", p.tradeofferid.clone().into()),
+            ("custom_id", p.custom_id.clone().into()),
+            ("error_reason", J::Null),
+        ])
     }
 
-    pub fn status_change(&self, p: &SandboxPurchase) -> Value {
-        json!({
-            "item": { "id": self.int(p.id.get()) },
-            "buy_id": self.int(p.buy_id.get()),
-            "offer_status": p.offer_status.as_str(),
-            "error_reason": Value::Null,
-            "tradeofferid": p.tradeofferid,
-            "custom_id": p.custom_id,
-        })
+    pub fn status_change(&self, p: &SandboxPurchase) -> J {
+        obj([
+            ("item", obj([("id", self.int(p.id.get()))])),
+            ("buy_id", self.int(p.buy_id.get())),
+            ("offer_status", p.offer_status.as_str().into()),
+            ("error_reason", J::Null),
+            ("tradeofferid", p.tradeofferid.clone().into()),
+            ("custom_id", p.custom_id.clone().into()),
+        ])
     }
 }
 
@@ -97,27 +200,30 @@ pub fn balance_text(d: Decimal) -> String {
 }
 
 /// `{"status":"success", …fields}`.
-pub fn success(fields: Map<String, Value>) -> Value {
-    let mut m = Map::with_capacity(fields.len() + 1);
-    m.insert("status".into(), Value::String("success".into()));
-    m.extend(fields);
-    Value::Object(m)
+pub fn success(fields: Vec<(&'static str, J)>) -> J {
+    let mut all = Vec::with_capacity(fields.len() + 1);
+    all.push(("status", J::Str("success".into())));
+    all.extend(fields);
+    J::Obj(all)
 }
+
+/// Text that is not a number, for the malformed-response fault.
+pub const NOT_A_NUMBER: &str = "12,34 USD";
 
 /// The malformed-response fault: every money field becomes text that is not a number, which a
 /// careful client must reject rather than read as zero.
-pub fn corrupt(v: &mut Value) {
+pub fn corrupt(v: &mut J) {
     match v {
-        Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
-                if matches!(k.as_str(), "price" | "balance" | "balance_debited_sum" | "balance_value") {
-                    *val = Value::String("12,34 USD".into());
+        J::Obj(fields) => {
+            for (k, val) in fields.iter_mut() {
+                if matches!(*k, "price" | "balance" | "balance_debited_sum" | "balance_value") {
+                    *val = J::Str(NOT_A_NUMBER.into());
                 } else {
                     corrupt(val);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(corrupt),
+        J::Arr(items) => items.iter_mut().for_each(corrupt),
         _ => {}
     }
 }
@@ -128,7 +234,7 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-pub fn push_value(out: &mut Vec<u8>, v: &Value) {
+pub fn push_value(out: &mut Vec<u8>, v: &J) {
     let _ = serde_json::to_writer(&mut *out, v);
 }
 
@@ -136,24 +242,43 @@ pub fn push_value(out: &mut Vec<u8>, v: &Value) {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+    use serde_json::json;
+
+    fn v(j: &J) -> serde_json::Value {
+        serde_json::from_str(&j.to_json()).unwrap_or_default()
+    }
 
     #[test]
     fn strings_by_default_numbers_on_request() {
         let s = Render { numbers: false };
         let n = Render { numbers: true };
-        assert_eq!(s.money(Usd::new(dec!(11.5))), json!("11.50"));
-        assert_eq!(n.money(Usd::new(dec!(11.5))).to_string(), "11.5");
-        assert_eq!(n.int(7), json!(7));
-        assert_eq!(s.balance(dec!(1520.375)), json!("1520.375"));
-        assert_eq!(s.balance(dec!(1000)), json!("1000.000"));
+        assert_eq!(v(&s.money(Usd::new(dec!(11.5)))), json!("11.50"));
+        assert_eq!(n.money(Usd::new(dec!(11.5))).to_json(), "11.5");
+        assert_eq!(v(&n.int(7)), json!(7));
+        assert_eq!(v(&s.balance(dec!(1520.375))), json!("1520.375"));
+        assert_eq!(v(&s.balance(dec!(1000))), json!("1000.000"));
     }
 
     #[test]
     fn corrupt_replaces_money_fields_only() {
-        let mut v = json!({"status":"success","items":[{"name":"x","price":"1.00","count":"2"}],"balance":"3.000"});
-        corrupt(&mut v);
-        assert_eq!(v["items"][0]["price"], json!("12,34 USD"));
-        assert_eq!(v["items"][0]["count"], json!("2"));
-        assert_eq!(v["balance"], json!("12,34 USD"));
+        let mut j = success(vec![
+            ("items", J::Arr(vec![obj([("name", "x".into()), ("price", "1.00".into()), ("count", "2".into())])])),
+            ("balance", "3.000".into()),
+        ]);
+        corrupt(&mut j);
+        assert_eq!(
+            j.to_json(),
+            r#"{"status":"success","items":[{"name":"x","price":"12,34 USD","count":"2"}],"balance":"12,34 USD"}"#
+        );
+    }
+
+    #[test]
+    fn objects_keep_their_field_order() {
+        let j = obj([
+            ("status", "error".into()),
+            ("error_code", (-3).into()),
+            ("error_message", "invalid_signature".into()),
+        ]);
+        assert_eq!(j.to_json(), r#"{"status":"error","error_code":-3,"error_message":"invalid_signature"}"#);
     }
 }

@@ -10,18 +10,20 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::json;
 
 use super::config::{MarketDynamics, OfferConfig, SandboxConfig};
 use super::error::{self, ApiError};
 use super::events::Hub;
 use super::faults::{FaultKind, Faults, RateLimiter};
 use super::market::Market;
-use super::render::Render;
+use super::render::{obj, Render};
 use crate::domain::{BuyId, Game, ItemId, OfferStatus, TradeLink, Usd};
 
 /// SteamID64 of account id 0; a trade URL's `partner` is the offset from it.
 const STEAMID64_BASE: u64 = 76_561_197_960_265_728;
+
+/// Most market steps one catch-up simulates; a longer jump fast-forwards the rest.
+const MAX_STEPS_PER_CATCH_UP: u32 = 10_000;
 
 /// A purchase as the sandbox keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,6 +124,7 @@ pub struct State {
     /// Draws which request a fractional fault hits (separate stream: faults never change outcomes).
     pub fault_rng: StdRng,
     pub ws_ping_reply: Option<String>,
+    pub ws_idle_timeout: Option<Duration>,
     pub market: Market,
     offer_rng: StdRng,
     balance: Decimal,
@@ -147,7 +150,7 @@ pub struct State {
 impl State {
     pub fn new(config: &SandboxConfig, now: Duration, hub: Hub) -> State {
         let market = Market::new(&config.catalog, config.seed, config.market.spread_bp, now.as_secs());
-        let next_market_step = (!config.market.step.is_zero()).then(|| now + config.market.step);
+        let next_market_step = (!config.market.step.is_zero()).then(|| now.saturating_add(config.market.step));
         State {
             shop_id: config.shop_id.clone(),
             secret: config.secret.clone(),
@@ -160,6 +163,7 @@ impl State {
             limiter: RateLimiter::default(),
             fault_rng: StdRng::seed_from_u64(config.seed ^ 0x6661_756c_7473),
             ws_ping_reply: config.ws_ping_reply.clone(),
+            ws_idle_timeout: config.ws_idle_timeout,
             market,
             offer_rng: StdRng::seed_from_u64(config.seed ^ 0x6f66_6665_7273),
             balance: config.balance.amount(),
@@ -204,7 +208,7 @@ impl State {
     }
 
     fn emit_balance(&self) {
-        self.hub.emit("balance_change", json!({ "balance_value": self.render.balance(self.balance) }));
+        self.hub.emit("balance_change", obj([("balance_value", self.render.balance(self.balance))]));
     }
 
     // ---- purchases ----
@@ -320,7 +324,7 @@ impl State {
     fn plan_offer(&mut self, idx: usize, token_ok: bool, now: Duration) {
         let o = self.offers.clone();
         let (r1, r2, r3): (f64, f64, f64) = (self.offer_rng.random(), self.offer_rng.random(), self.offer_rng.random());
-        let created = now + o.create_after;
+        let created = now.saturating_add(o.create_after);
         let first = if !token_ok || r1 < o.p_invalid_trade_token {
             OfferStatus::InvalidTradeToken
         } else if r1 < o.p_invalid_trade_token + o.p_user_not_tradable {
@@ -335,11 +339,11 @@ impl State {
             return;
         }
         let (second, at) = if r2 < o.p_accept {
-            (OfferStatus::Accepted, created + o.accept_after)
+            (OfferStatus::Accepted, created.saturating_add(o.accept_after))
         } else if r2 < o.p_accept + o.p_cancel {
-            (OfferStatus::Canceled, created + o.accept_after)
+            (OfferStatus::Canceled, created.saturating_add(o.accept_after))
         } else {
-            (OfferStatus::Timeout, created + o.timeout_after)
+            (OfferStatus::Timeout, created.saturating_add(o.timeout_after))
         };
         self.schedule_at(at, idx, second.clone());
         if second != OfferStatus::Accepted {
@@ -353,7 +357,7 @@ impl State {
             None
         };
         if let Some(r) = rolled {
-            self.schedule_at(at + o.rollback_after, idx, r);
+            self.schedule_at(at.saturating_add(o.rollback_after), idx, r);
         }
     }
 
@@ -393,9 +397,10 @@ impl State {
 
     /// Runs every market step and offer transition due at or before `now`, in time order.
     pub fn process_until(&mut self, now: Duration) {
+        let mut steps = 0u32;
         loop {
             let offer_due = self.schedule.keys().next().map(|(t, _)| *t).filter(|t| *t <= now);
-            let step_due = self.next_market_step.filter(|t| *t <= now);
+            let step_due = self.next_market_step.filter(|t| *t <= now && steps < MAX_STEPS_PER_CATCH_UP);
             let take_offer = match (offer_due, step_due) {
                 (None, None) => break,
                 (Some(o), Some(s)) => o <= s,
@@ -407,15 +412,20 @@ impl State {
                     self.apply_transition(idx, status, at);
                 }
             } else if let Some(s) = step_due {
+                steps += 1;
                 self.market.step(&self.dynamics, s.as_secs());
-                self.next_market_step = (!self.dynamics.step.is_zero()).then(|| s + self.dynamics.step);
+                self.next_market_step = (!self.dynamics.step.is_zero()).then(|| s.saturating_add(self.dynamics.step));
+                if steps == MAX_STEPS_PER_CATCH_UP && self.next_market_step.is_some_and(|t| t <= now) {
+                    // A jump of days with a short step: fast-forward rather than stall the server.
+                    self.next_market_step = Some(now.saturating_add(self.dynamics.step));
+                }
             }
         }
     }
 
     /// Changes the market dynamics; a stopped market starts stepping from `now`.
     pub fn set_dynamics(&mut self, d: MarketDynamics, now: Duration) {
-        self.next_market_step = (!d.step.is_zero()).then(|| now + d.step);
+        self.next_market_step = (!d.step.is_zero()).then(|| now.saturating_add(d.step));
         self.dynamics = d;
     }
 
