@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod ledger;
 pub mod run;
 pub mod sandbox;
 
@@ -24,6 +25,8 @@ pub enum Command {
     /// Run the bot: fetch prices on schedule, decide, guard, buy, follow offers. With no config,
     /// trades against an in-process sandbox.
     Run(run::RunArgs),
+    /// Review the purchases in the ledger (while the bot is stopped).
+    Ledger(ledger::LedgerArgs),
     /// Run a local SkinsBack sandbox server (same API as the real one) on loopback.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -50,6 +53,7 @@ pub fn init_tracing(cli: &Cli) {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args).await,
+        Command::Ledger(args) => ledger::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
     }
 }

@@ -47,6 +47,9 @@ pub struct SandboxArgs {
     /// Answer the websocket text `ping` with `pong`.
     #[arg(long)]
     pub ws_pong: bool,
+    /// Close a websocket after this many seconds without a frame from the client.
+    #[arg(long)]
+    pub ws_idle_secs: Option<u64>,
     /// Do not refund failed trade offers.
     #[arg(long)]
     pub no_refund: bool,
@@ -117,6 +120,7 @@ impl SandboxArgs {
             webhook_url: self.webhook_url.clone(),
             clock: ClockMode::Real { scale: self.time_scale },
             ws_ping_reply: self.ws_pong.then(|| "pong".to_string()),
+            ws_idle_timeout: self.ws_idle_secs.map(Duration::from_secs),
             faults: Faults {
                 latency: Duration::from_millis(self.latency_ms),
                 http_error_rate: self.http_error_rate,
