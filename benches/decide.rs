@@ -70,7 +70,8 @@ fn main() {
     });
     println!("snapshot of {count} listings: {t:?}");
 
-    let strategies = load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies")]).expect("example strategies load");
+    let strategies =
+        load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies")]).expect("example strategies load");
     let snapshot = Snapshot::new(Game::Cs2, Utc::now(), listings);
     let mut rates = Rates::new();
     rates.insert("eur".parse().unwrap(), Decimal::new(92, 2)).unwrap();
@@ -85,7 +86,11 @@ fn main() {
     println!("decide ({} strategies) over {count} listings: {t:?} ({found} candidates)", strategies.len());
 
     let candidates = decide(&strategies, &snapshot, &rates, &tally, &NoHistory).candidates;
-    let limits = Limits { per_order: Some(Usd::new(Decimal::new(50, 0))), balance_floor: Usd::new(Decimal::new(100, 0)), ..Default::default() };
+    let limits = Limits {
+        per_order: Some(Usd::new(Decimal::new(50, 0))),
+        balance_floor: Usd::new(Decimal::new(100, 0)),
+        ..Default::default()
+    };
     let committed = Committed { balance: Some(Usd::new(Decimal::new(1_000_000, 0))), ..Default::default() };
     let t = median_of(5, || {
         black_box(check(candidates.clone(), &limits, &committed, None));

@@ -28,19 +28,19 @@
 
 /// The subcommands of the `skinbot` binary.
 pub mod cli;
-/// Pure domain types: money, ids, games, trade links, offer statuses, market names.
-pub mod domain;
 /// Configuration: typed settings read from TOML, validated whole, errors with file and line.
 pub mod config;
+/// Pure domain types: money, ids, games, trade links, offer statuses, market names.
+pub mod domain;
+/// The engine: scheduler, tick, executor, reconciliation.
+pub mod engine;
 /// The SkinsBack client: signing, wire types, errors grouped by the reaction they need.
 pub mod exchange;
-/// Strategy files: rules that turn a market snapshot into buy intents.
-pub mod strategy;
 /// The guard: budget windows, per-order and per-item caps, the balance floor.
 pub mod guard;
 /// The ledger: purchases, their history as a hash-chained event log, recorded prices (sled).
 pub mod ledger;
 /// The simulated SkinsBack server: same API, in-process or standalone.
 pub mod sandbox;
-/// The engine: scheduler, tick, executor, reconciliation.
-pub mod engine;
+/// Strategy files: rules that turn a market snapshot into buy intents.
+pub mod strategy;

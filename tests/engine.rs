@@ -76,7 +76,12 @@ async fn the_shopping_list_buys_each_item_once_and_nothing_else() {
     engine.tick().await;
     assert_eq!(
         bought_names(&engine),
-        vec!["AK-47 | Redline (Field-Tested)", "AWP | Atheris (Field-Tested)", "M4A1-S | Basilisk (Field-Tested)", "Operation Breakout Weapon Case"]
+        vec![
+            "AK-47 | Redline (Field-Tested)",
+            "AWP | Atheris (Field-Tested)",
+            "M4A1-S | Basilisk (Field-Tested)",
+            "Operation Breakout Weapon Case"
+        ]
     );
     let mut sandbox_names: Vec<String> = sb.purchases().into_iter().map(|p| p.name).collect();
     sandbox_names.sort();
@@ -88,7 +93,8 @@ async fn the_shopping_list_buys_each_item_once_and_nothing_else() {
 #[tokio::test]
 async fn restocking_keeps_n_of_each_and_replaces_failed_offers() {
     // Every offer of the first round is canceled by the user.
-    let sb = sandbox_with(|c| c.offers = OfferConfig { p_accept: 0.0, p_cancel: 1.0, ..OfferConfig::always_accept() }).await;
+    let sb =
+        sandbox_with(|c| c.offers = OfferConfig { p_accept: 0.0, p_cancel: 1.0, ..OfferConfig::always_accept() }).await;
     let engine = engine_for(&sb, "[orders]\nbatch_size = 5\n", example("restock.toml"));
     engine.tick().await;
     let names = bought_names(&engine);
@@ -265,7 +271,11 @@ async fn offers_are_followed_until_final() {
 #[tokio::test(start_paused = true)]
 async fn the_scheduler_runs_ticks_and_stops_cleanly_with_a_summary() {
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
-    let engine = engine_for(&sb, "[schedule]\npricelist = \"*/5 * * * * *\"\npoll = \"*/5 * * * * *\"\n", example("shopping-list.toml"));
+    let engine = engine_for(
+        &sb,
+        "[schedule]\npricelist = \"*/5 * * * * *\"\npoll = \"*/5 * * * * *\"\n",
+        example("shopping-list.toml"),
+    );
     let (tx, rx) = tokio::sync::watch::channel(false);
     let e2 = engine.clone();
     let run = tokio::spawn(async move { e2.run(rx).await });

@@ -18,7 +18,11 @@ fn cid(s: &str) -> CustomId {
 }
 
 fn by_name(name: &str, max: Option<Usd>, custom: &str) -> BuyOrder {
-    BuyOrder { target: BuyTarget::Name { name: name.into(), game: Game::Cs2 }, max_price: max, custom_id: Some(cid(custom)) }
+    BuyOrder {
+        target: BuyTarget::Name { name: name.into(), game: Game::Cs2 },
+        max_price: max,
+        custom_id: Some(cid(custom)),
+    }
 }
 
 #[tokio::test]
@@ -77,7 +81,11 @@ async fn each_documented_buy_error_comes_back_as_its_own_rejection() {
     let c = client(&sb);
     let e = c.buy(&link(), &by_name(REDLINE, Some(Usd::new(dec!(0.01))), "t-6")).await.unwrap_err();
     assert_eq!(e.rejection(), Some(&Rejection::SkinsNotFoundAtSpecifiedPrice), "{e}");
-    let unknown = BuyOrder { target: BuyTarget::Id(skinbot::domain::ItemId::new(999_999_999)), max_price: None, custom_id: Some(cid("t-5")) };
+    let unknown = BuyOrder {
+        target: BuyTarget::Id(skinbot::domain::ItemId::new(999_999_999)),
+        max_price: None,
+        custom_id: Some(cid("t-5")),
+    };
     assert_eq!(c.buy(&link(), &unknown).await.unwrap_err().rejection(), Some(&Rejection::SkinUnavailable));
     let e = c.buy(&link(), &by_name("AK", None, "t-2")).await.unwrap_err();
     assert_eq!(e.rejection(), Some(&Rejection::NameMinLength3), "{e}");
@@ -118,7 +126,10 @@ async fn a_batch_buys_what_it_can_and_says_why_not_for_the_rest() {
     let reasons: Vec<_> = r.unavailable.iter().map(|u| (u.custom_id.clone().unwrap(), u.reason())).collect();
     assert_eq!(
         reasons,
-        vec![("b-2".to_string(), Rejection::SkinsNotFoundAtSpecifiedPrice), ("b-3".to_string(), Rejection::SkinUnavailable)]
+        vec![
+            ("b-2".to_string(), Rejection::SkinsNotFoundAtSpecifiedPrice),
+            ("b-3".to_string(), Rejection::SkinUnavailable)
+        ]
     );
 }
 
@@ -190,7 +201,11 @@ async fn a_wrong_secret_or_shop_id_is_fatal() {
 #[tokio::test]
 async fn form_bodies_and_header_auth_work_for_every_kind_of_parameter() {
     let sb = sandbox().await;
-    for (encoding, auth) in [(BodyEncoding::Form, AuthMode::Signature), (BodyEncoding::Json, AuthMode::Headers), (BodyEncoding::Form, AuthMode::Headers)] {
+    for (encoding, auth) in [
+        (BodyEncoding::Form, AuthMode::Signature),
+        (BodyEncoding::Json, AuthMode::Headers),
+        (BodyEncoding::Form, AuthMode::Headers),
+    ] {
         let c = client_with(&sb, |c| {
             c.encoding = encoding;
             c.auth = auth;
@@ -202,7 +217,13 @@ async fn form_bodies_and_header_auth_work_for_every_kind_of_parameter() {
         sb.add_listing(knife, Game::Cs2, Usd::new(dec!(1500)));
         let p = c.buy(&link(), &by_name(knife, None, &format!("{tag}-1"))).await.unwrap();
         let id = sb.listings_named(REDLINE)[0].0;
-        let b = c.batch_buy(&link(), &[BatchItem { id, max_price: Some(Usd::new(dec!(500))), custom_id: Some(cid(&format!("{tag}-2"))) }]).await.unwrap();
+        let b = c
+            .batch_buy(
+                &link(),
+                &[BatchItem { id, max_price: Some(Usd::new(dec!(500))), custom_id: Some(cid(&format!("{tag}-2"))) }],
+            )
+            .await
+            .unwrap();
         assert_eq!(b.purchased.len(), 1, "{tag}");
         let infos = c.getinfo_custom_ids(&[cid(&format!("{tag}-1")), cid(&format!("{tag}-2"))]).await.unwrap();
         assert_eq!(infos.len(), 2, "{tag}");
@@ -292,7 +313,8 @@ async fn real_cs2_names_travel_through_search_and_buy_unchanged() {
     let text = std::fs::read_to_string(path).unwrap();
     // Every 97th name: stars, trademarks, commas and parentheses all appear in the sample.
     let names: Vec<&str> = text.lines().step_by(97).collect();
-    let sb = sandbox_with(|c| c.catalog = skinbot::sandbox::Catalog::from_names(names.iter().copied(), Game::Cs2)).await;
+    let sb =
+        sandbox_with(|c| c.catalog = skinbot::sandbox::Catalog::from_names(names.iter().copied(), Game::Cs2)).await;
     let c = client_with(&sb, |c| c.encoding = BodyEncoding::Form);
     for (i, name) in names.iter().enumerate().take(60) {
         let found = c.search(Game::Cs2, &[name]).await.unwrap();

@@ -38,15 +38,14 @@ pub fn init_tracing(cli: &Cli) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| {
-            // Under `run` the in-process sandbox is scenery: its own log would read like the bot's.
-            let filter = match cli.command {
-                Command::Run(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn"),
-                _ => default.to_string(),
-            };
-            tracing_subscriber::EnvFilter::new(filter)
-        });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // Under `run` the in-process sandbox is scenery: its own log would read like the bot's.
+        let filter = match cli.command {
+            Command::Run(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn"),
+            _ => default.to_string(),
+        };
+        tracing_subscriber::EnvFilter::new(filter)
+    });
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 

@@ -44,7 +44,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("no enabled strategy found in {:?}", config.strategy_paths);
     }
     config.hash = combined_hash(&config.hash, &strategies);
-    std::fs::create_dir_all(&config.state_dir).with_context(|| format!("failed to create the state folder {}", config.state_dir.display()))?;
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("failed to create the state folder {}", config.state_dir.display()))?;
     let ledger = Ledger::open(&config.state_dir.join("ledger"))?;
 
     // The embedded default: an in-process sandbox whose offers resolve `time_scale` times faster.
@@ -58,18 +59,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 ..SandboxConfig::default()
             };
             if let Some(path) = &config.sandbox.catalog {
-                sb.catalog = sandbox::Catalog::load(path).with_context(|| format!("failed to load the sandbox catalog {}", path.display()))?;
+                sb.catalog = sandbox::Catalog::load(path)
+                    .with_context(|| format!("failed to load the sandbox catalog {}", path.display()))?;
             }
-            let sandbox = sandbox::start(sb, "127.0.0.1:0".parse()?).await.context("failed to start the in-process sandbox")?;
+            let sandbox =
+                sandbox::start(sb, "127.0.0.1:0".parse()?).await.context("failed to start the in-process sandbox")?;
             tracing::info!(api = %sandbox.api_url(), "trading against the in-process sandbox (no real money)");
-            let cfg = ClientConfig::new(sandbox.api_url(), sandbox.shop_id(), SecretString::from(sandbox.secret().to_string()));
+            let cfg = ClientConfig::new(
+                sandbox.api_url(),
+                sandbox.shop_id(),
+                SecretString::from(sandbox.secret().to_string()),
+            );
             embedded = Some(sandbox);
             cfg
         }
         Endpoint::Url(url) => {
             let secret = config.exchange.secret.clone().context("no secret configured")?;
             tracing::info!(api = %url, shop_id = %config.exchange.shop_id, "trading against {url}");
-            ClientConfig::new(url.clone(), config.exchange.shop_id.clone(), SecretString::from(secret.expose_secret().to_string()))
+            ClientConfig::new(
+                url.clone(),
+                config.exchange.shop_id.clone(),
+                SecretString::from(secret.expose_secret().to_string()),
+            )
         }
     };
     let client_config = ClientConfig {

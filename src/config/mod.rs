@@ -247,8 +247,14 @@ impl Config {
         Ok(cfg)
     }
 
-    fn from_raw(path: &Path, source: &str, raw: RawConfig, env: &dyn SecretSource) -> Result<(Config, PathBuf), FileError> {
-        let err = |span: std::ops::Range<usize>, field: &str, msg: String| FileError::at(path, source, span, field, msg);
+    fn from_raw(
+        path: &Path,
+        source: &str,
+        raw: RawConfig,
+        env: &dyn SecretSource,
+    ) -> Result<(Config, PathBuf), FileError> {
+        let err =
+            |span: std::ops::Range<usize>, field: &str, msg: String| FileError::at(path, source, span, field, msg);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &str| -> PathBuf {
             let p = PathBuf::from(p);
@@ -274,7 +280,11 @@ impl Config {
             Some(u) => {
                 let text = u.get_ref();
                 if !(text.starts_with("https://") || text.starts_with("http://")) {
-                    return Err(err(u.span(), "exchange.api_url", format!("`{text}` is neither \"sandbox\" nor an http(s) URL")));
+                    return Err(err(
+                        u.span(),
+                        "exchange.api_url",
+                        format!("`{text}` is neither \"sandbox\" nor an http(s) URL"),
+                    ));
                 }
                 Endpoint::Url(text.clone())
             }
@@ -285,7 +295,12 @@ impl Config {
             }
             Some(s) => s.get_ref().trim().to_string(),
             None if endpoint == Endpoint::Sandbox => String::new(),
-            None => return Err(FileError { field: Some("exchange.shop_id".into()), ..FileError::new(path, "is required with a live api_url") }),
+            None => {
+                return Err(FileError {
+                    field: Some("exchange.shop_id".into()),
+                    ..FileError::new(path, "is required with a live api_url")
+                })
+            }
         };
         let secret = if endpoint == Endpoint::Sandbox {
             None
@@ -305,21 +320,32 @@ impl Config {
                 _ => {
                     return Err(FileError {
                         field: Some("exchange.secret_env".into()),
-                        ..FileError::new(path, format!("the secret is read from the environment variable {var}, which is not set"))
+                        ..FileError::new(
+                            path,
+                            format!("the secret is read from the environment variable {var}, which is not set"),
+                        )
                     })
                 }
             }
         };
         let rpm = match &ex.requests_per_minute {
             Some(r) if *r.get_ref() == 0 || *r.get_ref() > 500 => {
-                return Err(err(r.span(), "exchange.requests_per_minute", format!("{} is outside 1..=500 (SkinsBack allows 500 a minute)", r.get_ref())));
+                return Err(err(
+                    r.span(),
+                    "exchange.requests_per_minute",
+                    format!("{} is outside 1..=500 (SkinsBack allows 500 a minute)", r.get_ref()),
+                ));
             }
             Some(r) => *r.get_ref(),
             None => 400,
         };
         let share = match &ex.background_share_percent {
             Some(s) if *s.get_ref() == 0 || *s.get_ref() > 100 => {
-                return Err(err(s.span(), "exchange.background_share_percent", format!("{} is outside 1..=100", s.get_ref())));
+                return Err(err(
+                    s.span(),
+                    "exchange.background_share_percent",
+                    format!("{} is outside 1..=100", s.get_ref()),
+                ));
             }
             Some(s) => *s.get_ref(),
             None => 60,
@@ -338,18 +364,22 @@ impl Config {
 
         // trade link
         let trade_link = match raw.trade_link {
-            None if endpoint == Endpoint::Sandbox => TradeLink::parse_url(SANDBOX_TRADE_URL).map_err(|e| FileError::new(path, e.to_string()))?,
-            None => {
-                return Err(FileError {
-                    field: Some("trade_link".into()),
-                    ..FileError::new(path, "is required with a live api_url: set trade_link.url, or trade_link.partner and trade_link.token")
-                })
+            None if endpoint == Endpoint::Sandbox => {
+                TradeLink::parse_url(SANDBOX_TRADE_URL).map_err(|e| FileError::new(path, e.to_string()))?
             }
+            None => return Err(FileError {
+                field: Some("trade_link".into()),
+                ..FileError::new(
+                    path,
+                    "is required with a live api_url: set trade_link.url, or trade_link.partner and trade_link.token",
+                )
+            }),
             Some(t) => match (t.url, t.partner, t.token) {
-                (Some(url), None, None) => TradeLink::parse_url(url.get_ref()).map_err(|e| err(url.span(), "trade_link.url", e.to_string()))?,
-                (None, Some(p), Some(tok)) => {
-                    TradeLink::new(p.get_ref(), tok.get_ref()).map_err(|e| err(p.span(), "trade_link", e.to_string()))?
+                (Some(url), None, None) => {
+                    TradeLink::parse_url(url.get_ref()).map_err(|e| err(url.span(), "trade_link.url", e.to_string()))?
                 }
+                (None, Some(p), Some(tok)) => TradeLink::new(p.get_ref(), tok.get_ref())
+                    .map_err(|e| err(p.span(), "trade_link", e.to_string()))?,
                 _ => {
                     return Err(FileError {
                         field: Some("trade_link".into()),
@@ -362,7 +392,13 @@ impl Config {
         // schedule
         let s = raw.schedule;
         let timezone: Tz = match &s.timezone {
-            Some(t) => t.get_ref().parse().map_err(|_| err(t.span(), "schedule.timezone", format!("`{}` is not an IANA timezone (e.g. Europe/Berlin, UTC)", t.get_ref())))?,
+            Some(t) => t.get_ref().parse().map_err(|_| {
+                err(
+                    t.span(),
+                    "schedule.timezone",
+                    format!("`{}` is not an IANA timezone (e.g. Europe/Berlin, UTC)", t.get_ref()),
+                )
+            })?,
             None => Tz::UTC,
         };
         let cron = |v: &Option<Spanned<String>>, field: &str, default: &str| -> Result<Cron, FileError> {
@@ -382,13 +418,17 @@ impl Config {
         // budget
         let b = raw.budget;
         let currency = match &b.currency {
-            Some(c) => c.get_ref().parse().map_err(|e: crate::domain::money::MoneyError| err(c.span(), "budget.currency", e.to_string()))?,
+            Some(c) => c
+                .get_ref()
+                .parse()
+                .map_err(|e: crate::domain::money::MoneyError| err(c.span(), "budget.currency", e.to_string()))?,
             None => crate::domain::CurrencyCode::usd(),
         };
         let money = |v: &Option<Spanned<String>>, field: &str| -> Result<Option<Money>, FileError> {
             let Some(text) = v else { return Ok(None) };
             let t = text.get_ref().trim();
-            let with_currency = if t.split_whitespace().count() == 1 { format!("{t} {}", currency.as_str()) } else { t.to_string() };
+            let with_currency =
+                if t.split_whitespace().count() == 1 { format!("{t} {}", currency.as_str()) } else { t.to_string() };
             with_currency.parse::<Money>().map(Some).map_err(|e| err(text.span(), field, e.to_string()))
         };
         let budget = BudgetSettings {
@@ -416,7 +456,10 @@ impl Config {
             Some(list) => {
                 let mut games = Vec::new();
                 for g in list {
-                    let game: Game = g.get_ref().parse().map_err(|e: crate::domain::game::UnknownGame| err(g.span(), "orders.games", e.to_string()))?;
+                    let game: Game = g
+                        .get_ref()
+                        .parse()
+                        .map_err(|e: crate::domain::game::UnknownGame| err(g.span(), "orders.games", e.to_string()))?;
                     if !games.contains(&game) {
                         games.push(game);
                     }
@@ -424,7 +467,8 @@ impl Config {
                 games
             }
         };
-        let orders = OrderSettings { batch_size, games, resolve_after: Duration::from_secs(o.resolve_after_secs.unwrap_or(60)) };
+        let orders =
+            OrderSettings { batch_size, games, resolve_after: Duration::from_secs(o.resolve_after_secs.unwrap_or(60)) };
 
         // strategies and state
         let strategy_paths = match (raw.strategies.files, raw.strategies.dir) {
@@ -446,7 +490,18 @@ impl Config {
 
         let hash = hex::encode(Sha256::digest(source.as_bytes()));
         Ok((
-            Config { source: None, hash, exchange, trade_link, schedule, budget, orders, strategy_paths, state_dir, sandbox },
+            Config {
+                source: None,
+                hash,
+                exchange,
+                trade_link,
+                schedule,
+                budget,
+                orders,
+                strategy_paths,
+                state_dir,
+                sandbox,
+            },
             base,
         ))
     }

@@ -83,7 +83,8 @@ pub struct PurchaseRecord {
 
 impl PurchaseRecord {
     pub fn new(intent: Intent, at: DateTime<Utc>, rates: Rates, config_hash: String) -> Self {
-        let transitions = vec![Transition { at, state: "pending".into(), detail: format!("reserved {}", intent.max_price) }];
+        let transitions =
+            vec![Transition { at, state: "pending".into(), detail: format!("reserved {}", intent.max_price) }];
         PurchaseRecord { intent, created_at: at, rates, config_hash, state: PurchaseState::Pending, transitions }
     }
 

@@ -52,7 +52,8 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
     }
     for chunk in records.chunks(engine.config.orders.batch_size.max(1)) {
         // Name-only intents cannot go in a batch (it takes ids): they go one by one.
-        let (by_id, by_name): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) = chunk.iter().partition(|r| r.intent.item_id.is_some());
+        let (by_id, by_name): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) =
+            chunk.iter().partition(|r| r.intent.item_id.is_some());
         for r in by_name {
             let order = BuyOrder {
                 target: BuyTarget::Name { name: r.intent.name.clone(), game: r.intent.game },
@@ -68,7 +69,11 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
         let items: Vec<BatchItem> = by_id
             .iter()
             .filter_map(|r| {
-                r.intent.item_id.map(|id| BatchItem { id, max_price: Some(r.intent.max_price), custom_id: Some(r.intent.custom_id.clone()) })
+                r.intent.item_id.map(|id| BatchItem {
+                    id,
+                    max_price: Some(r.intent.max_price),
+                    custom_id: Some(r.intent.custom_id.clone()),
+                })
             })
             .collect();
         match engine.client.batch_buy(&link, &items).await {
@@ -144,15 +149,21 @@ fn unknown(engine: &Engine, intent: &Intent, reason: String) {
 
 fn record_error(engine: &Engine, intent: &Intent, e: &ExchangeError) {
     match e {
-        ExchangeError::Rejected { reason, code, message, .. } => rejected(engine, intent, reason.clone(), *code, message),
+        ExchangeError::Rejected { reason, code, message, .. } => {
+            rejected(engine, intent, reason.clone(), *code, message)
+        }
         // The exchange refused before doing anything.
         ExchangeError::RateLimited { .. } => rejected(engine, intent, Rejection::Other, -7, "request_limit_reached"),
         ExchangeError::Fatal { code, message, .. } => rejected(engine, intent, Rejection::Other, *code, message),
         // Nothing reached the exchange.
-        ExchangeError::NotSent { reason, .. } => rejected(engine, intent, Rejection::Other, 0, &format!("not sent: {reason}")),
+        ExchangeError::NotSent { reason, .. } => {
+            rejected(engine, intent, Rejection::Other, 0, &format!("not sent: {reason}"))
+        }
         // It may have been bought: resolve, never buy again under a new id.
         ExchangeError::OutcomeUnknown { reason, .. } => unknown(engine, intent, reason.clone()),
-        ExchangeError::Malformed { field, detail, .. } => unknown(engine, intent, format!("unreadable answer at {field}: {detail}")),
+        ExchangeError::Malformed { field, detail, .. } => {
+            unknown(engine, intent, format!("unreadable answer at {field}: {detail}"))
+        }
     }
 }
 

@@ -187,7 +187,10 @@ impl Engine {
         match self.client.currencies().await {
             Ok(items) => match wire::rates_from(&items) {
                 Ok(rates) => self.shared().rates = Some(rates),
-                Err(e) => self.api_error("currencies", &ExchangeError::Malformed { method: "currencies", field: e.clone(), detail: e }),
+                Err(e) => self.api_error(
+                    "currencies",
+                    &ExchangeError::Malformed { method: "currencies", field: e.clone(), detail: e },
+                ),
             },
             Err(e) => self.api_error("currencies", &e),
         }
@@ -231,7 +234,8 @@ impl Engine {
         }
         let stale = {
             let s = self.shared();
-            let max_age = chrono::Duration::from_std(self.config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+            let max_age =
+                chrono::Duration::from_std(self.config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
             s.balance.is_none_or(|(_, at)| self.clock.now() - at > max_age)
         };
         if stale {
@@ -338,7 +342,8 @@ impl Engine {
     pub fn summary(&self) -> String {
         let st = &self.stats;
         let records = self.ledger.list().unwrap_or_default();
-        let spent: Usd = records.iter().filter(|r| matches!(r.state, PurchaseState::Bought { .. })).map(|r| r.committed()).sum();
+        let spent: Usd =
+            records.iter().filter(|r| matches!(r.state, PurchaseState::Bought { .. })).map(|r| r.committed()).sum();
         let open = records.iter().filter(|r| !r.state.is_final()).count();
         let mut by_state: std::collections::BTreeMap<String, usize> = Default::default();
         for r in &records {
@@ -349,7 +354,12 @@ impl Engine {
         let balance = self.shared().balance.map(|(b, _)| b.to_string()).unwrap_or_else(|| "unknown".into());
         let mut out = String::new();
         out.push_str("── skinbot summary ──────────────────────────────\n");
-        out.push_str(&format!("ticks {}   polls {}   api errors {}\n", st.ticks.runs.load(Ordering::Relaxed), st.polls.runs.load(Ordering::Relaxed), st.api_errors.load(Ordering::Relaxed)));
+        out.push_str(&format!(
+            "ticks {}   polls {}   api errors {}\n",
+            st.ticks.runs.load(Ordering::Relaxed),
+            st.polls.runs.load(Ordering::Relaxed),
+            st.api_errors.load(Ordering::Relaxed)
+        ));
         out.push_str(&format!(
             "this run: candidates {}   approved {}   refused {}   bought {}   not bought {}   unknown {}\n",
             st.candidates.load(Ordering::Relaxed),
@@ -379,7 +389,12 @@ impl Engine {
 /// Start of the current hour and of the current day in `tz`, as UTC instants.
 pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let local = now.with_timezone(&tz);
-    let hour = local.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    let hour = local
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
     let day = tz
         .with_ymd_and_hms(local.year(), local.month(), local.day(), 0, 0, 0)
         .earliest()

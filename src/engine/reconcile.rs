@@ -21,7 +21,10 @@ pub async fn resolve_open(engine: &Engine) {
         Ok(list) => list,
         Err(e) => return tracing::error!(error = %e, "cannot read open purchases"),
     };
-    let unresolved: Vec<_> = open.into_iter().filter(|r| matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. })).collect();
+    let unresolved: Vec<_> = open
+        .into_iter()
+        .filter(|r| matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. }))
+        .collect();
     for chunk in unresolved.chunks(CHUNK) {
         let ids: Vec<CustomId> = chunk.iter().map(|r| r.intent.custom_id.clone()).collect();
         let infos = match engine.client.getinfo_custom_ids(&ids).await {
@@ -43,9 +46,11 @@ pub async fn resolve_open(engine: &Engine) {
                 }
             } else {
                 let age = now - r.created_at;
-                let after = chrono::Duration::from_std(engine.config.orders.resolve_after).unwrap_or(chrono::Duration::MAX);
+                let after =
+                    chrono::Duration::from_std(engine.config.orders.resolve_after).unwrap_or(chrono::Duration::MAX);
                 if age >= after {
-                    let reason = format!("unknown to the exchange {} s after sending: nothing was bought", age.num_seconds());
+                    let reason =
+                        format!("unknown to the exchange {} s after sending: nothing was bought", age.num_seconds());
                     engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
                     let state = PurchaseState::NotBought { code: 0, reason: reason.clone() };
@@ -68,7 +73,9 @@ pub async fn follow_offers(engine: &Engine) {
     let moving: Vec<_> = records
         .into_iter()
         .filter_map(|r| match &r.state {
-            PurchaseState::Bought { buy_id, offer, .. } if still_moving(offer) => Some((r.intent.custom_id.clone(), *buy_id, offer.clone())),
+            PurchaseState::Bought { buy_id, offer, .. } if still_moving(offer) => {
+                Some((r.intent.custom_id.clone(), *buy_id, offer.clone()))
+            }
             _ => None,
         })
         .collect();

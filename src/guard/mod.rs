@@ -61,7 +61,10 @@ impl Limits {
             per_item_per_day: conv(&b.per_item_per_day, "per-item cap")?,
             per_hour: conv(&b.per_hour, "hourly budget")?,
             per_day: conv(&b.per_day, "daily budget")?,
-            balance_floor: b.balance_floor.to_usd(rates).map_err(|e| format!("balance floor {}: {e}", b.balance_floor))?,
+            balance_floor: b
+                .balance_floor
+                .to_usd(rates)
+                .map_err(|e| format!("balance floor {}: {e}", b.balance_floor))?,
         })
     }
 }
@@ -154,7 +157,16 @@ pub fn check(mut candidates: Vec<Candidate>, limits: &Limits, committed: &Commit
     let mut item_day = committed.item_day.clone();
     let mut open = committed.open_reservations;
     for c in candidates {
-        let verdict = check_one(&c, limits, committed.balance, hour, day, item_day.get(&(c.game, c.name.clone())).copied().unwrap_or_default(), open, halt);
+        let verdict = check_one(
+            &c,
+            limits,
+            committed.balance,
+            hour,
+            day,
+            item_day.get(&(c.game, c.name.clone())).copied().unwrap_or_default(),
+            open,
+            halt,
+        );
         match verdict {
             Ok(()) => {
                 // Saturating is safe here: every sum was already checked against a cap below MAX.
@@ -267,7 +279,10 @@ mod tests {
         let cands = (0..5).map(|i| cand(&format!("I{i}"), dec!(30), 0)).collect();
         let v = check(cands, &limits(), &funds(dec!(1000)), None);
         assert_eq!(v.approved.len(), 3);
-        assert_eq!(v.refused[0].reason.to_string(), "order 30.00 USD + 90.00 USD already this hour > hourly budget 100.00 USD");
+        assert_eq!(
+            v.refused[0].reason.to_string(),
+            "order 30.00 USD + 90.00 USD already this hour > hourly budget 100.00 USD"
+        );
     }
 
     #[test]
@@ -283,7 +298,10 @@ mod tests {
         let mut c = funds(dec!(150));
         c.open_reservations = usd(dec!(30));
         let v = check(vec![cand("A", dec!(25), 0)], &limits(), &c, None);
-        assert_eq!(v.refused[0].reason.to_string(), "order 25.00 USD would take the balance 120.00 USD below the floor 100.00 USD");
+        assert_eq!(
+            v.refused[0].reason.to_string(),
+            "order 25.00 USD would take the balance 120.00 USD below the floor 100.00 USD"
+        );
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! [`Sandbox::advance`] runs every due market step and offer transition before it returns — tests
 //! never sleep to synchronise.
 //!
-//! Where the reference leaves a choice open the sandbox decides as follows (reference §8):
-//! an unknown `game` is a market with nothing in it (empty lists, buy by name → 5); `custom_id` is
-//! `null` when none was sent; header auth, when present, decides alone. See each module for the rest.
+//! Where the reference leaves a choice open (its §8) the sandbox decides, and documents where:
+//! strings by default, numbers on request (`render`); header auth decides alone when present and
+//! needs no `shopid` (`api`); an unknown `game` is a market with nothing in it; `custom_id` and
+//! `tradeofferid` are `null` when absent; refunds and rollbacks are switches (`config`); the rate
+//! limit is a sliding minute over every `/api.php` call with a block period (`faults`).
 
 mod admin;
 mod api;

@@ -121,7 +121,13 @@ pub struct Decision {
 
 /// Turns one snapshot into candidates. Each listing is wanted at most once; counts are applied as
 /// candidates are produced, so one tick never asks for more than a limit allows.
-pub fn decide(strategies: &[Strategy], snapshot: &Snapshot, rates: &Rates, tally: &Tally, refs: &dyn References) -> Decision {
+pub fn decide(
+    strategies: &[Strategy],
+    snapshot: &Snapshot,
+    rates: &Rates,
+    tally: &Tally,
+    refs: &dyn References,
+) -> Decision {
     let mut out = Decision::default();
     let mut taken: HashSet<ItemId> = HashSet::new();
     let mut t = tally.clone();
@@ -130,7 +136,12 @@ pub fn decide(strategies: &[Strategy], snapshot: &Snapshot, rates: &Rates, tally
             let ceiling = match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
                 Ok(c) => c,
                 Err(e) => {
-                    out.notes.push(format!("{}/{}: max_price {} skipped: {e}", s.name, rule.name, rule.max_price.as_ref().map(|m| m.to_string()).unwrap_or_default()));
+                    out.notes.push(format!(
+                        "{}/{}: max_price {} skipped: {e}",
+                        s.name,
+                        rule.name,
+                        rule.max_price.as_ref().map(|m| m.to_string()).unwrap_or_default()
+                    ));
                     continue;
                 }
             };
@@ -190,7 +201,14 @@ pub fn decide(strategies: &[Strategy], snapshot: &Snapshot, rates: &Rates, tally
 
 /// The most this rule pays for `name` now: the lower of its absolute ceiling and its discount
 /// price. `None` when a discount has no reference price to work from.
-fn price_limit(s: &Strategy, rule: &Rule, game: Game, name: &str, ceiling: Option<Usd>, refs: &dyn References) -> Option<Usd> {
+fn price_limit(
+    s: &Strategy,
+    rule: &Rule,
+    game: Game,
+    name: &str,
+    ceiling: Option<Usd>,
+    refs: &dyn References,
+) -> Option<Usd> {
     let discounted = match &rule.discount {
         None => None,
         Some(d) => {

@@ -152,10 +152,9 @@ impl Strategy {
         if !raw.enabled {
             return Ok(None);
         }
-        let name = raw
-            .name
-            .clone()
-            .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "strategy".into()));
+        let name = raw.name.clone().unwrap_or_else(|| {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "strategy".into())
+        });
         let references = match &raw.reference_file {
             None => HashMap::new(),
             Some(f) => {
@@ -164,7 +163,10 @@ impl Strategy {
             }
         };
         if raw.rules.is_empty() {
-            return Err(FileError { field: Some("rules".into()), ..FileError::new(path, "a strategy needs at least one [[rules]] table") });
+            return Err(FileError {
+                field: Some("rules".into()),
+                ..FileError::new(path, "a strategy needs at least one [[rules]] table")
+            });
         }
         let mut rules = Vec::new();
         for (i, spanned) in raw.rules.iter().enumerate() {
@@ -175,12 +177,18 @@ impl Strategy {
             let rule_name = r.name.clone().unwrap_or_else(|| format!("rule-{}", i + 1));
             // The game whose price list the rule reads: `game`, else the selector's single game, else cs2.
             let game = match (&r.game, &r.select.get_ref().game) {
-                (Some(g), _) => g.get_ref().parse().map_err(|e: crate::domain::game::UnknownGame| at(g.span(), "game", e.to_string()))?,
+                (Some(g), _) => g
+                    .get_ref()
+                    .parse()
+                    .map_err(|e: crate::domain::game::UnknownGame| at(g.span(), "game", e.to_string()))?,
                 (None, Some(games)) if games.len() == 1 => games[0],
-                (None, Some(_)) => return Err(at(r.select.span(), "game", "a rule reads one game's price list: set `game`".into())),
+                (None, Some(_)) => {
+                    return Err(at(r.select.span(), "game", "a rule reads one game's price list: set `game`".into()))
+                }
                 (None, None) => Game::Cs2,
             };
-            let selector = Selector::compile(r.select.get_ref()).map_err(|e| at(r.select.span(), "select", e.to_string()))?;
+            let selector =
+                Selector::compile(r.select.get_ref()).map_err(|e| at(r.select.span(), "select", e.to_string()))?;
             let max_price = match &r.max_price {
                 Some(m) => Some(m.get_ref().parse::<Money>().map_err(|e| at(m.span(), "max_price", e.to_string()))?),
                 None => None,
@@ -192,7 +200,13 @@ impl Strategy {
                     let percent = parse_decimal(&raw_d.percent)
                         .ok()
                         .filter(|p| *p > Decimal::ZERO && *p < Decimal::ONE_HUNDRED)
-                        .ok_or_else(|| at(d.span(), "discount.percent", format!("`{}` is not a percentage between 0 and 100", raw_d.percent)))?;
+                        .ok_or_else(|| {
+                            at(
+                                d.span(),
+                                "discount.percent",
+                                format!("`{}` is not a percentage between 0 and 100", raw_d.percent),
+                            )
+                        })?;
                     let reference = match raw_d.reference.as_str() {
                         "history" => {
                             if raw_d.window_hours == 0 {
@@ -201,14 +215,34 @@ impl Strategy {
                             Reference::History { window_hours: raw_d.window_hours }
                         }
                         "file" if raw.reference_file.is_some() => Reference::File,
-                        "file" => return Err(at(d.span(), "discount.reference", "\"file\" needs `reference_file` at the top of the strategy".into())),
-                        other => return Err(at(d.span(), "discount.reference", format!("`{other}` is not a reference (expected \"history\" or \"file\")"))),
+                        "file" => {
+                            return Err(at(
+                                d.span(),
+                                "discount.reference",
+                                "\"file\" needs `reference_file` at the top of the strategy".into(),
+                            ))
+                        }
+                        other => {
+                            return Err(at(
+                                d.span(),
+                                "discount.reference",
+                                format!("`{other}` is not a reference (expected \"history\" or \"file\")"),
+                            ))
+                        }
                     };
-                    Some(Discount { pay_fraction: (Decimal::ONE_HUNDRED - percent) / Decimal::ONE_HUNDRED, percent, reference })
+                    Some(Discount {
+                        pay_fraction: (Decimal::ONE_HUNDRED - percent) / Decimal::ONE_HUNDRED,
+                        percent,
+                        reference,
+                    })
                 }
             };
             if max_price.is_none() && discount.is_none() {
-                return Err(at(spanned.span(), "max_price", "a rule needs a price: `max_price`, `discount`, or both".into()));
+                return Err(at(
+                    spanned.span(),
+                    "max_price",
+                    "a rule needs a price: `max_price`, `discount`, or both".into(),
+                ));
             }
             rules.push(Rule {
                 name: rule_name,
@@ -251,7 +285,10 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Strategy>, FileError> {
     for f in files {
         if let Some(s) = Strategy::load(&f)? {
             if out.iter().any(|o| o.name == s.name) {
-                return Err(FileError { field: Some("name".into()), ..FileError::new(&f, format!("another strategy is already named `{}`", s.name)) });
+                return Err(FileError {
+                    field: Some("name".into()),
+                    ..FileError::new(&f, format!("another strategy is already named `{}`", s.name))
+                });
             }
             out.push(s);
         }
@@ -268,7 +305,8 @@ fn load_references(path: &Path) -> Result<HashMap<String, Usd>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (name, price) = split_last_field(line).ok_or_else(|| format!("{}:{}: expected `name,price`", path.display(), i + 1))?;
+        let (name, price) =
+            split_last_field(line).ok_or_else(|| format!("{}:{}: expected `name,price`", path.display(), i + 1))?;
         if i == 0 && price.eq_ignore_ascii_case("price") {
             continue;
         }
