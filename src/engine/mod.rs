@@ -44,8 +44,8 @@ pub struct Deps {
 /// Counters for the summary and for tests.
 #[derive(Debug, Default)]
 pub struct Stats {
-    pub ticks: JobStats,
-    pub polls: JobStats,
+    pub ticks: Arc<JobStats>,
+    pub polls: Arc<JobStats>,
     pub candidates: AtomicU64,
     pub approved: AtomicU64,
     pub refused: AtomicU64,
@@ -163,23 +163,13 @@ impl Engine {
         // Fresh rates and balance before the first decision.
         self.refresh_rates().await;
         self.refresh_balance().await;
-        job!("tick", s.pricelist, Arc::new(JobStats::default()), tick_counted);
+        job!("tick", s.pricelist, Arc::clone(&self.stats.ticks), tick);
         job!("rates", s.currencies, Arc::new(JobStats::default()), refresh_rates);
         job!("balance", s.balance, Arc::new(JobStats::default()), refresh_balance);
-        job!("poll", s.poll, Arc::new(JobStats::default()), poll_counted);
+        job!("poll", s.poll, Arc::clone(&self.stats.polls), poll);
         for t in tasks {
             let _ = t.await;
         }
-    }
-
-    async fn tick_counted(&self) {
-        self.tick().await;
-        self.stats.ticks.runs.fetch_add(1, Ordering::Relaxed);
-    }
-
-    async fn poll_counted(&self) {
-        self.poll().await;
-        self.stats.polls.runs.fetch_add(1, Ordering::Relaxed);
     }
 
     /// `currencies` → rates.
@@ -222,15 +212,14 @@ impl Engine {
 
     /// One decision round for every configured game.
     pub async fn tick(&self) {
+        if self.shared().rates.is_none() {
+            // Without rates only USD limits and prices can be checked; the guard refuses the rest.
+            self.refresh_rates().await;
+        }
         let _g = self.trade_lock.lock().await;
         if let Some(why) = self.halted() {
             tracing::warn!(reason = %why, "tick skipped: trading is halted");
             return;
-        }
-        if self.shared().rates.is_none() {
-            drop(_g);
-            self.refresh_rates().await;
-            return Box::pin(self.tick()).await;
         }
         let stale = {
             let s = self.shared();
@@ -355,8 +344,9 @@ impl Engine {
         let mut out = String::new();
         out.push_str("── skinbot summary ──────────────────────────────\n");
         out.push_str(&format!(
-            "ticks {}   polls {}   api errors {}\n",
+            "ticks {} (missed {})   polls {}   api errors {}\n",
             st.ticks.runs.load(Ordering::Relaxed),
+            st.ticks.missed.load(Ordering::Relaxed),
             st.polls.runs.load(Ordering::Relaxed),
             st.api_errors.load(Ordering::Relaxed)
         ));
