@@ -287,3 +287,24 @@ async fn the_scheduler_runs_ticks_and_stops_cleanly_with_a_summary() {
     assert_eq!(bought_names(&engine).len(), 4);
     assert!(engine.summary().contains("bought 4"));
 }
+
+#[tokio::test]
+async fn the_example_discount_sniper_buys_one_rifle_under_its_median_and_nothing_else() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let name = "AK-47 | Redline (Field-Tested)";
+    let lowest = sb.listings_named(name).into_iter().map(|l| l.1).min().unwrap();
+    // An hour in which the Redline cost 10 % more than its cheapest listing does now.
+    let ledger = Ledger::temporary().unwrap();
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::minutes(59);
+    ledger.record_price(Game::Cs2, name, an_hour_ago, Usd::new(lowest.amount() * dec!(1.10))).unwrap();
+    let engine = engine_with_ledger(&sb, ledger, example("discount-sniper.toml"));
+    engine.tick().await;
+    engine.tick().await;
+    // Every other rifle and knife has only the price just recorded as history: no discount.
+    assert_eq!(bought_names(&engine), vec![name], "one a day of the item that is 4 % under its median");
+    let r = &engine.ledger().list().unwrap()[0];
+    assert_eq!(
+        (r.intent.strategy.as_str(), r.intent.rule.as_str()),
+        ("discount-sniper", "rifles 4% under their 1h median")
+    );
+}

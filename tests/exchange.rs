@@ -57,6 +57,8 @@ async fn search_finds_listings_by_one_name_or_several() {
     assert!(two.iter().any(|l| l.name == "AWP | Atheris (Field-Tested)"));
     let e = c.search(Game::Cs2, &["AK"]).await.unwrap_err();
     assert_eq!(e.rejection(), Some(&Rejection::NameMinLength3), "{e}");
+    let e = c.search(Game::Cs2, &[]).await.unwrap_err();
+    assert_eq!(e.rejection(), Some(&Rejection::NameOrNamesRequired), "{e}");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod events;
 pub mod ledger;
 pub mod run;
 pub mod sandbox;
@@ -25,6 +26,8 @@ pub enum Command {
     /// Run the bot: fetch prices on schedule, decide, guard, buy, follow offers. With no config,
     /// trades against an in-process sandbox.
     Run(run::RunArgs),
+    /// Print a project's websocket events as they arrive (purchases, offer statuses, balance).
+    Events(events::EventsArgs),
     /// Review the purchases in the ledger (while the bot is stopped).
     Ledger(ledger::LedgerArgs),
     /// Run a local SkinsBack sandbox server (same API as the real one) on loopback.
@@ -53,6 +56,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(args).await,
         Command::Ledger(args) => ledger::run(args).await,
+        Command::Events(args) => events::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
     }
 }

@@ -327,3 +327,65 @@ fn split_last_field(line: &str) -> Option<(String, &str)> {
     };
     Some((name, price.trim()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Option<Strategy>, FileError> {
+        Strategy::parse(Path::new("strategies/test.toml"), text)
+    }
+
+    #[test]
+    fn a_rule_needs_a_price_and_errors_name_file_line_and_field() {
+        let e = parse("[[rules]]\nselect = { kind = \"knife\" }\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("rules[0].max_price"), "{e}");
+        let e = parse("[[rules]]\nselect = { kind = \"knife\" }\nmax_price = \"12 bucks\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("rules[0].max_price")), "{e}");
+        let e = parse("[[rules]]\nselect = { kind = \"knife\" }\nmax_price = \"1\"\nper_dya = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.to_string().contains("per_dya"), "{e}");
+        let e = parse("[[rules]]\nselect = { regexes = \"(\" }\nmax_price = \"1\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("rules[0].select"), "{e}");
+        let e = parse("[[rules]]\nselect = {}\ndiscount = { percent = \"120\" }\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("rules[0].discount.percent"), "{e}");
+    }
+
+    #[test]
+    fn a_disabled_strategy_is_skipped_and_defaults_apply() {
+        assert!(parse("enabled = false\n[[rules]]\nselect = {}\nmax_price = \"1\"\n").unwrap().is_none());
+        let s = parse("priority = 7\n[[rules]]\nselect = {}\nmax_price = \"1\"\n").unwrap().unwrap();
+        assert_eq!(s.name, "test");
+        assert_eq!((s.rules[0].name.as_str(), s.rules[0].priority, s.rules[0].game), ("rule-1", 7, Game::Cs2));
+        let s = parse("[[rules]]\nselect = { game = \"dota2\" }\nmax_price = \"1\"\n").unwrap().unwrap();
+        assert_eq!(s.rules[0].game, Game::Dota2);
+    }
+
+    #[test]
+    fn a_reference_file_gives_discount_prices() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("refs.csv"),
+            "name,price\n\"Music Kit | Sean Murray, A*D*8\",10.00\nAK-47 | Redline (Field-Tested),12.50\n",
+        )
+        .unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "reference_file = \"refs.csv\"\n[[rules]]\nselect = {}\ndiscount = { percent = \"20\", reference = \"file\" }\n").unwrap();
+        let s = Strategy::load(&path).unwrap().unwrap();
+        assert_eq!(s.references["Music Kit | Sean Murray, A*D*8"], Usd::new(rust_decimal::Decimal::new(1000, 2)));
+        assert_eq!(s.references["AK-47 | Redline (Field-Tested)"], Usd::new(rust_decimal::Decimal::new(1250, 2)));
+        assert_eq!(s.rules[0].discount.as_ref().unwrap().pay_fraction, rust_decimal::Decimal::new(80, 2));
+
+        std::fs::write(dir.path().join("refs.csv"), "AK-47 | Redline (Field-Tested),twelve\n").unwrap();
+        let e = Strategy::load(&path).unwrap_err();
+        assert!(e.to_string().contains("refs.csv:1"), "{e}");
+        assert_eq!(e.field.as_deref(), Some("reference_file"));
+    }
+
+    #[test]
+    fn the_shipped_examples_load() {
+        let all = load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies")]).unwrap();
+        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["discount-sniper", "restock-cases", "shopping-list"]);
+    }
+}
