@@ -55,7 +55,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             let mut sb = SandboxConfig {
                 seed: config.sandbox.seed,
                 balance: config.sandbox.balance,
-                clock: ClockMode::Real { scale: f64::from(config.sandbox.time_scale) },
+                // Sandbox seconds per real second.
+                clock: ClockMode::Real { scale: f64::from(config.sandbox.time_scale) }, // seconds ratio
                 ..SandboxConfig::default()
             };
             if let Some(path) = &config.sandbox.catalog {

@@ -1,5 +1,6 @@
 //! `skinbot sandbox`: a local SkinsBack on 127.0.0.1, until Ctrl-C.
 
+use crate::sandbox::Probability;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,7 +35,7 @@ pub struct SandboxArgs {
     pub numbers: bool,
     /// Sandbox seconds per real second (60 makes the 10-minute offer timeout take 10 s).
     #[arg(long, default_value_t = 1.0)]
-    pub time_scale: f64,
+    pub time_scale: f64, // sandbox seconds per real second
     /// Seconds of sandbox time between market steps; 0 = a still market.
     #[arg(long, default_value_t = 30)]
     pub market_step: u64,
@@ -67,16 +68,16 @@ pub struct SandboxArgs {
     pub latency_ms: u64,
     /// Fault: fraction of requests answered 500/502.
     #[arg(long, default_value_t = 0.0)]
-    pub http_error_rate: f64,
+    pub http_error_rate: Probability,
     /// Fault: fraction of requests that hang (no answer for 30 s).
     #[arg(long, default_value_t = 0.0)]
-    pub hang_rate: f64,
+    pub hang_rate: Probability,
     /// Fault: fraction of committed buys whose connection is dropped before the answer.
     #[arg(long, default_value_t = 0.0)]
-    pub drop_after_commit_rate: f64,
+    pub drop_after_commit_rate: Probability,
     /// Fault: fraction of answers whose money fields are not numbers.
     #[arg(long, default_value_t = 0.0)]
-    pub malformed_rate: f64,
+    pub malformed_rate: Probability,
     /// Fault: market methods answer -6 market_disabled.
     #[arg(long)]
     pub market_disabled: bool,

@@ -171,7 +171,7 @@ impl FaultPlan {
             };
         }
         let rng = &mut st.fault_rng;
-        let mut chance = |rate: f64| -> bool {
+        let mut chance = |rate: super::Probability| -> bool {
             if rate >= 1.0 {
                 true
             } else if rate > 0.0 {

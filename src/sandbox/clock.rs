@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub enum ClockMode {
     /// Wall-clock time multiplied by `scale` (1.0 = real time; 60.0 makes the 10-minute offer
     /// timeout take 10 seconds). `advance` still adds on top.
-    Real { scale: f64 },
+    Real { scale: f64 }, // sandbox seconds per wall-clock second
     /// Time moves only when `Sandbox::advance` is called. For tests: no sleeps, fully reproducible.
     Manual,
 }

@@ -1,6 +1,7 @@
 //! Everything a sandbox can be told at start. All of it has a default that behaves like a calm,
 //! healthy SkinsBack; tests and the CLI change only what they need.
 
+use crate::sandbox::Probability;
 use std::time::Duration;
 
 use rust_decimal_macros::dec;
@@ -133,15 +134,15 @@ pub struct OfferConfig {
     #[serde(with = "super::faults::millis", rename = "rollback_after_ms")]
     pub rollback_after: Duration,
     /// Chances at creation; a malformed trade token always gives `invalid_trade_token`.
-    pub p_invalid_trade_token: f64,
-    pub p_user_not_tradable: f64,
-    pub p_trade_create_error: f64,
+    pub p_invalid_trade_token: Probability,
+    pub p_user_not_tradable: Probability,
+    pub p_trade_create_error: Probability,
     /// Chances once the offer waits; the rest times out.
-    pub p_accept: f64,
-    pub p_cancel: f64,
+    pub p_accept: Probability,
+    pub p_cancel: Probability,
     /// Chances after acceptance.
-    pub p_rollback_user: f64,
-    pub p_rollback_supplier: f64,
+    pub p_rollback_user: Probability,
+    pub p_rollback_supplier: Probability,
     /// Return the debited sum when an offer fails (canceled, timeout, invalid_trade_token,
     /// user_not_tradable, trade_create_error).
     pub refund_failed: bool,

@@ -2,6 +2,7 @@
 //! or at run time (`Sandbox::set_faults`, `POST /sandbox/faults`). Which request a fractional fault
 //! hits is drawn from a seeded generator, so a run is reproducible; `1.0` hits every request.
 
+use crate::sandbox::Probability;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -14,17 +15,17 @@ pub struct Faults {
     #[serde(with = "millis", rename = "latency_ms")]
     pub latency: Duration,
     /// Fraction answered with HTTP 500 or 502 and an HTML body, without being processed.
-    pub http_error_rate: f64,
+    pub http_error_rate: Probability,
     /// Fraction that get no answer for `hang_for` (then 504), without being processed: longer than
     /// any sane client timeout.
-    pub hang_rate: f64,
+    pub hang_rate: Probability,
     #[serde(with = "millis", rename = "hang_for_ms")]
     pub hang_for: Duration,
     /// Fraction of *committed* buys (`market_buy`, `market_batch_buy`) whose connection is closed
     /// before the answer: the money is spent, the client cannot know.
-    pub drop_after_commit_rate: f64,
+    pub drop_after_commit_rate: Probability,
     /// Fraction of successful answers whose money fields are replaced by text that is not a number.
-    pub malformed_rate: f64,
+    pub malformed_rate: Probability,
     /// Market methods answer `-6 market_disabled`.
     pub market_disabled: bool,
     /// `status` answers `available: false` with this reason (`site_off`, `no_bots`).

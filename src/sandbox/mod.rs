@@ -46,6 +46,9 @@ pub use php::{Params, Php};
 pub use state::{Outcome, RequestRecord, SandboxPurchase};
 
 use crate::domain::{Game, ItemId, Usd};
+
+/// A probability or a fraction of requests, in `0.0..=1.0`. Never money: amounts are `Usd`.
+pub type Probability = f64;
 use clock::Clock;
 use events::Hub;
 use state::State;

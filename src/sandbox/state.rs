@@ -323,7 +323,8 @@ impl State {
     /// outcome, so one purchase's fate never shifts another's.
     fn plan_offer(&mut self, idx: usize, token_ok: bool, now: Duration) {
         let o = self.offers.clone();
-        let (r1, r2, r3): (f64, f64, f64) = (self.offer_rng.random(), self.offer_rng.random(), self.offer_rng.random());
+        let (r1, r2, r3): (super::Probability, super::Probability, super::Probability) =
+            (self.offer_rng.random(), self.offer_rng.random(), self.offer_rng.random());
         let created = now.saturating_add(o.create_after);
         let first = if !token_ok || r1 < o.p_invalid_trade_token {
             OfferStatus::InvalidTradeToken
