@@ -221,6 +221,35 @@ async fn json_booleans_and_numbers_are_signed_as_php_sees_them() {
     let id = sb.listings_named(CASE)[0].0.get();
     let v = call(&sb, json!({"method":"market_buy","partner":"1","token":"AbCd1234","id":id,"max_price":12.50})).await;
     assert_eq!(v["status"], "success", "{v}");
+
+    // The reference's simulator rule signs a float as written (`12.50`); PHP would see `12.5`.
+    // Both signatures are accepted, a third rendering is not.
+    let id = sb.listings_named(CASE)[0].0.get();
+    for (signed_as, ok) in [("12.50", true), ("12.5", true), ("12.500", false)] {
+        let sig = sign::sign(
+            [
+                ("method", "market_buy"),
+                ("shopid", sb.shop_id()),
+                ("id", &id.to_string()),
+                ("max_price", signed_as),
+                ("partner", "1"),
+                ("token", "AbCd1234"),
+            ],
+            sb.secret(),
+        );
+        let raw = format!(
+            r#"{{"method":"market_buy","shopid":"{}","id":{id},"max_price":12.50,"partner":"1","token":"AbCd1234","sign":"{sig}"}}"#,
+            sb.shop_id()
+        );
+        let resp = http().post(sb.api_url()).header("content-type", "application/json").body(raw).send().await.unwrap();
+        let v: Value = resp.json().await.unwrap();
+        if ok {
+            // Success, or an error past authentication (the listing may be gone after the first buy).
+            assert_ne!(v["error_code"], json!(-3), "signed as {signed_as}: {v}");
+        } else {
+            assert_error(&v, -3, "invalid_signature");
+        }
+    }
 }
 
 #[tokio::test]

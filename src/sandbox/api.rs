@@ -284,7 +284,12 @@ fn authenticate(st: &Sb, params: &Params, headers: &HeaderMap) -> Result<(), Api
         return Err(error::INVALID_SHOPID);
     }
     match params.str("sign") {
-        Some(s) if sign::verify(params.scalars(), &st.secret, s) => Ok(()),
+        Some(s)
+            if sign::verify(params.scalars(), &st.secret, s)
+                || params.literal_scalars().is_some_and(|l| sign::verify(l, &st.secret, s)) =>
+        {
+            Ok(())
+        }
         _ => Err(error::INVALID_SIGNATURE),
     }
 }

@@ -59,6 +59,10 @@ impl Php {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
     entries: Vec<(String, Php)>,
+    /// Top-level JSON numbers whose literal text differs from PHP's rendering (`12.50` vs `12.5`).
+    /// The reference's simulator rule signs floats as their literal text, PHP's table as `12.5`;
+    /// a signature over either is accepted.
+    literals: Vec<(String, String)>,
 }
 
 impl Params {
@@ -79,10 +83,30 @@ impl Params {
     pub fn from_json_bytes(body: &[u8]) -> Params {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(map)) => {
-                Params { entries: map.into_iter().map(|(k, v)| (k, Php::from_json(v))).collect() }
+                let entries: Vec<(String, Php)> = map.into_iter().map(|(k, v)| (k, Php::from_json(v))).collect();
+                let literals = number_literals(body)
+                    .into_iter()
+                    .filter(|(k, lit)| entries.iter().any(|(ek, ev)| ek == k && ev.as_str() != Some(lit.as_str())))
+                    .collect();
+                Params { entries, literals }
             }
             _ => Params::default(),
         }
+    }
+
+    /// The scalars with JSON numbers as written, when any differ from PHP's rendering.
+    pub fn literal_scalars(&self) -> Option<Vec<(&str, &str)>> {
+        if self.literals.is_empty() {
+            return None;
+        }
+        Some(
+            self.scalars()
+                .map(|(k, v)| match self.literals.iter().find(|(lk, _)| lk == k) {
+                    Some((_, lit)) => (k, lit.as_str()),
+                    None => (k, v),
+                })
+                .collect(),
+        )
     }
 
     /// `application/x-www-form-urlencoded` with PHP bracket arrays (`a[]=1&b[0][id]=2`).
@@ -97,7 +121,7 @@ impl Params {
             full.extend(path);
             insert(&mut root, &full, value.into_owned());
         }
-        Params { entries: root }
+        Params { entries: root, literals: Vec::new() }
     }
 
     pub fn get(&self, key: &str) -> Option<&Php> {
@@ -123,6 +147,18 @@ impl Params {
     pub fn scalars(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s)))
     }
+}
+
+/// The literal text of every top-level JSON number in `body`.
+fn number_literals(body: &[u8]) -> Vec<(String, String)> {
+    let raw: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = match serde_json::from_slice(body) {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    raw.into_iter()
+        .filter(|(_, v)| v.get().starts_with(|c: char| c == '-' || c.is_ascii_digit()))
+        .map(|(k, v)| (k, v.get().to_string()))
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
