@@ -308,3 +308,79 @@ async fn the_example_discount_sniper_buys_one_rifle_under_its_median_and_nothing
         ("discount-sniper", "rifles 4% under their 1h median")
     );
 }
+
+#[tokio::test]
+async fn pending_intents_left_by_a_crash_are_resolved_by_custom_id() {
+    use skinbot::domain::{Intent, PurchaseRecord, Rates};
+    use skinbot::exchange::{BuyOrder, BuyTarget};
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let ledger = Ledger::temporary().unwrap();
+    let now = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let intent = |cid: skinbot::domain::CustomId| Intent {
+        custom_id: cid,
+        strategy: "shopping-list".into(),
+        rule: "rifles for the team".into(),
+        game: Game::Cs2,
+        name: "AK-47 | Redline (Field-Tested)".into(),
+        item_id: None,
+        price_seen: Usd::new(dec!(11.87)),
+        max_price: Usd::new(dec!(25)),
+    };
+    // Two intents were flushed, then the process died: one request had reached the exchange, one had not.
+    let sent = ledger.next_custom_id(now).unwrap();
+    let unsent = ledger.next_custom_id(now).unwrap();
+    let records: Vec<PurchaseRecord> = [&sent, &unsent]
+        .iter()
+        .map(|c| PurchaseRecord::new(intent((*c).clone()), now, Rates::new(), "h".into()))
+        .collect();
+    ledger.record_intents(&records).unwrap();
+    let order = BuyOrder {
+        target: BuyTarget::Name { name: "AK-47 | Redline (Field-Tested)".into(), game: Game::Cs2 },
+        max_price: Some(Usd::new(dec!(25))),
+        custom_id: Some(sent.clone()),
+    };
+    client(&sb).buy(&crate::helpers::link(), &order).await.unwrap();
+
+    // The restarted engine resolves both before deciding anything.
+    let engine = engine_with_ledger(&sb, ledger, example("shopping-list.toml"));
+    engine.poll().await;
+    let get = |c: &skinbot::domain::CustomId| engine.ledger().get(c).unwrap().unwrap().state;
+    assert!(matches!(get(&sent), PurchaseState::Bought { .. }), "{:?}", get(&sent));
+    assert!(matches!(get(&unsent), PurchaseState::NotBought { .. }), "{:?}", get(&unsent));
+    // The Redline the crashed run bought counts: the shopping list does not buy it again.
+    engine.tick().await;
+    let redlines = sb.purchases().iter().filter(|p| p.name == "AK-47 | Redline (Field-Tested)").count();
+    assert_eq!(redlines, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stopping_mid_order_finishes_and_records_it_first() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    // Buys take 4 s to answer; the stop request comes 1 s into that.
+    sb.set_faults(Faults {
+        latency: Duration::from_secs(4),
+        only_methods: vec!["market_batch_buy".into()],
+        ..Faults::none()
+    });
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-26T00:00:00Z").unwrap().to_utc();
+    let deps = Deps {
+        client: client(&sb),
+        ledger: Ledger::temporary().unwrap(),
+        clock: Arc::new(TokioClock::starting_at(start)),
+    };
+    let engine = Engine::new(
+        Arc::new(config("[schedule]\npricelist = \"*/5 * * * * *\"\npoll = \"0 0 * * * *\"\n")),
+        example("shopping-list.toml"),
+        deps,
+    );
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let e2 = engine.clone();
+    let run = tokio::spawn(async move { e2.run(rx).await });
+    tokio::time::sleep(Duration::from_secs(6)).await; // the first tick fired at 5 s; its batch is in flight
+    tx.send(true).unwrap();
+    run.await.unwrap();
+    let records = engine.ledger().list().unwrap();
+    assert_eq!(records.len(), 4);
+    assert!(records.iter().all(|r| matches!(r.state, PurchaseState::Bought { .. })), "no order left pending");
+    assert_eq!(sb.purchases().len(), 4);
+}
