@@ -15,7 +15,7 @@ use skinbot::ledger::Ledger;
 use skinbot::sandbox::{Faults, OfferConfig, Sandbox};
 use skinbot::strategy::file::{load_all, Strategy};
 
-use crate::helpers::{client, requests_for, sandbox_with};
+use crate::helpers::{client, requests_for, sandbox_with, seed_history, ManualClock};
 
 struct NoEnv;
 impl SecretSource for NoEnv {
@@ -135,9 +135,8 @@ async fn the_discount_sniper_buys_only_well_under_the_recorded_median() {
     engine.tick().await;
     assert!(bought_names(&engine).is_empty());
     // The recorded history says 5.00 USD for the last hour (a test writes it directly).
-    let now = chrono::Utc::now();
     let ledger = Ledger::temporary().unwrap();
-    ledger.record_price(Game::Cs2, name, now - chrono::Duration::minutes(59), Usd::new(dec!(5.00))).unwrap();
+    seed_history(&ledger, Game::Cs2, name, Usd::new(dec!(5.00)));
     let engine = engine_with_ledger(&sb, ledger, strategy(
         "name = \"sniper\"\n[[rules]]\nname = \"ak\"\nselect = { base = \"AK-47\", finish = \"Slate\", wear = \"MW\" }\nmax_price = \"40 usd\"\ndiscount = { percent = \"10\", window_hours = 1 }\n",
     ));
@@ -225,18 +224,25 @@ async fn an_answer_lost_after_the_buy_is_resolved_by_custom_id_not_bought_again(
 }
 
 #[tokio::test]
-async fn a_timed_out_buy_the_exchange_never_saw_is_released() {
-    let (sb, engine) = setup("[orders]\nresolve_after_secs = 0\n", strategy(
-        "[[rules]]\nselect = { names = \"AK-47 | Redline (Field-Tested)\" }\nmax_price = \"20\"\nper_item_total = 1\n",
-    ))
-    .await;
+async fn a_lost_buy_the_exchange_never_saw_is_released_only_after_the_wait_and_a_history_search() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let clock = ManualClock::new();
+    let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let rule =
+        "[[rules]]\nselect = { names = \"AK-47 | Redline (Field-Tested)\" }\nmax_price = \"20\"\nper_item_total = 1\n";
+    let engine = Engine::new(Arc::new(config("")), strategy(rule), deps);
     // A 500 before processing: the outcome is unknown to the bot, though nothing happened.
     sb.set_faults(Faults { http_error_rate: 1.0, only_methods: vec!["market_buy".into()], ..Faults::none() });
     engine.tick().await;
     assert!(matches!(engine.ledger().list().unwrap()[0].state, PurchaseState::Unknown { .. }));
     sb.set_faults(Faults::none());
     engine.poll().await;
+    assert!(matches!(engine.ledger().list().unwrap()[0].state, PurchaseState::Unknown { .. }), "too early to release");
+    assert_eq!(requests_for(&sb, "market_history"), 0);
+    clock.advance(Duration::from_secs(61));
+    engine.poll().await;
     assert!(matches!(engine.ledger().list().unwrap()[0].state, PurchaseState::NotBought { .. }));
+    assert_eq!(requests_for(&sb, "market_history"), 1, "history was searched before releasing");
     assert!(sb.purchases().is_empty());
 }
 
@@ -295,8 +301,7 @@ async fn the_example_discount_sniper_buys_one_rifle_under_its_median_and_nothing
     let lowest = sb.listings_named(name).into_iter().map(|l| l.1).min().unwrap();
     // An hour in which the Redline cost 10 % more than its cheapest listing does now.
     let ledger = Ledger::temporary().unwrap();
-    let an_hour_ago = chrono::Utc::now() - chrono::Duration::minutes(59);
-    ledger.record_price(Game::Cs2, name, an_hour_ago, Usd::new(lowest.amount() * dec!(1.10))).unwrap();
+    seed_history(&ledger, Game::Cs2, name, Usd::new(lowest.amount() * dec!(1.10)));
     let engine = engine_with_ledger(&sb, ledger, example("discount-sniper.toml"));
     engine.tick().await;
     engine.tick().await;
@@ -383,4 +388,20 @@ async fn stopping_mid_order_finishes_and_records_it_first() {
     assert_eq!(records.len(), 4);
     assert!(records.iter().all(|r| matches!(r.state, PurchaseState::Bought { .. })), "no order left pending");
     assert_eq!(sb.purchases().len(), 4);
+}
+
+#[tokio::test]
+async fn a_balance_too_old_to_trust_refuses_every_order() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let clock = ManualClock::new();
+    let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let engine =
+        Engine::new(Arc::new(config("[budget]\nbalance_max_age_secs = 30\n")), example("shopping-list.toml"), deps);
+    engine.refresh_balance().await;
+    // The balance call starts failing; half a minute later the last balance is too old.
+    sb.set_faults(Faults { http_error_rate: 1.0, only_methods: vec!["balance".into()], ..Faults::none() });
+    clock.advance(Duration::from_secs(31));
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0);
+    assert_eq!(engine.stats.refusals().get("no_balance"), Some(&4));
 }

@@ -55,3 +55,38 @@ pub fn shared_data(file: &str) -> Option<PathBuf> {
 pub fn requests_for(sb: &Sandbox, method: &str) -> usize {
     sb.requests().iter().filter(|r| r.method.as_deref() == Some(method)).count()
 }
+
+/// A calendar the test moves by hand (the engine's domain time), for waits measured in minutes.
+pub struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl ManualClock {
+    pub fn new() -> std::sync::Arc<ManualClock> {
+        std::sync::Arc::new(ManualClock(std::sync::Mutex::new(chrono::Utc::now())))
+    }
+
+    pub fn advance(&self, d: Duration) {
+        let mut t = self.0.lock().unwrap();
+        *t += chrono::Duration::from_std(d).unwrap();
+    }
+}
+
+impl skinbot::engine::clock::Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// An hour of recorded history: `name` cost `price` for the last hour, and the market was watched
+/// all along (an observation every five minutes).
+pub fn seed_history(
+    ledger: &skinbot::ledger::Ledger,
+    game: skinbot::domain::Game,
+    name: &str,
+    price: skinbot::domain::Usd,
+) {
+    let now = chrono::Utc::now();
+    ledger.record_price(game, name, now - chrono::Duration::minutes(59), price).unwrap();
+    for m in (5..=60).rev().step_by(5) {
+        ledger.observe(game, now - chrono::Duration::minutes(m), skinbot::engine::OBSERVATION_GAP).unwrap();
+    }
+}

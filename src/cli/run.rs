@@ -105,8 +105,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let duration = args.duration_secs;
     tokio::spawn(async move {
         wait_for_stop(duration).await;
-        tracing::info!("stopping: finishing the order in flight, then a summary");
+        tracing::info!("stopping: finishing the order in flight, then a summary (a second Ctrl-C exits at once)");
         let _ = tx.send(true);
+        wait_for_stop(None).await;
+        // Intents are on disk before their orders leave: whatever was in flight is resolved next start.
+        eprintln!("second stop signal: exiting now; orders in flight are resolved at the next start");
+        std::process::exit(130);
     });
     engine.run(rx).await;
     engine.ledger().flush()?;

@@ -286,6 +286,20 @@ impl Config {
                         format!("`{text}` is neither \"sandbox\" nor an http(s) URL"),
                     ));
                 }
+                let host = text.split("://").nth(1).unwrap_or("").split(['/', '?']).next().unwrap_or("");
+                let host = host
+                    .rsplit_once(':')
+                    .map(|(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host })
+                    .unwrap_or(host);
+                let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]") || host.starts_with("127.");
+                if text.starts_with("http://") && !loopback {
+                    // Signatures and header secrets must not cross a network in clear text.
+                    return Err(err(
+                        u.span(),
+                        "exchange.api_url",
+                        format!("`{text}` is plain http; use https (http is only for a sandbox on this machine)"),
+                    ));
+                }
                 Endpoint::Url(text.clone())
             }
         };
@@ -315,6 +329,13 @@ impl Config {
             Some(SecretString::from(first))
         } else {
             let var = ex.secret_env.clone().unwrap_or_else(|| "SKINBOT_SECRET".into());
+            if var.is_empty() || !var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+                // Not echoed: a user may have pasted the secret itself here.
+                return Err(FileError {
+                    field: Some("exchange.secret_env".into()),
+                    ..FileError::new(path, "must name an environment variable (A-Z, 0-9 and _), not hold the secret")
+                });
+            }
             match env.var(&var) {
                 Some(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
                 _ => {
@@ -467,8 +488,22 @@ impl Config {
                 games
             }
         };
-        let orders =
-            OrderSettings { batch_size, games, resolve_after: Duration::from_secs(o.resolve_after_secs.unwrap_or(60)) };
+        let resolve_after = Duration::from_secs(o.resolve_after_secs.unwrap_or(60));
+        if resolve_after < exchange.timeout * 2 {
+            // Sooner, a request still in flight could land after its reservation was released.
+            return Err(FileError {
+                field: Some("orders.resolve_after_secs".into()),
+                ..FileError::new(
+                    path,
+                    format!(
+                        "{} s is less than twice the request timeout ({} ms)",
+                        resolve_after.as_secs(),
+                        exchange.timeout.as_millis()
+                    ),
+                )
+            });
+        }
+        let orders = OrderSettings { batch_size, games, resolve_after };
 
         // strategies and state
         let strategy_paths = match (raw.strategies.files, raw.strategies.dir) {
@@ -562,6 +597,26 @@ mod tests {
         let e = parse("[exchange]\nsecret = \"oops\"\n").unwrap_err();
         assert!(e.to_string().contains("does not belong"), "{e}");
         assert!(!e.to_string().contains("oops"));
+    }
+
+    #[test]
+    fn a_live_url_must_be_https_and_secret_env_must_be_a_name() {
+        let base = "[trade_link]\npartner = \"1\"\ntoken = \"AbCd1234\"\n[exchange]\nshop_id = \"1\"\n";
+        let e = parse(&format!("{base}api_url = \"http://skinsback.com/api.php\"\n")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("exchange.api_url"), "{e}");
+        assert!(parse(&format!("{base}api_url = \"http://127.0.0.1:8790/api.php\"\n")).is_ok());
+        let e =
+            parse(&format!("{base}api_url = \"https://skinsback.com/api.php\"\nsecret_env = \"a1b2-c3d4-secret\"\n"))
+                .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("exchange.secret_env"), "{e}");
+        assert!(!e.to_string().contains("a1b2"), "{e}");
+    }
+
+    #[test]
+    fn unknown_outcomes_wait_at_least_twice_the_timeout() {
+        let e = parse("[exchange]\ntimeout_ms = 15000\n[orders]\nresolve_after_secs = 20\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("orders.resolve_after_secs"), "{e}");
+        assert!(parse("[exchange]\ntimeout_ms = 1000\n[orders]\nresolve_after_secs = 2\n").is_ok());
     }
 
     #[test]

@@ -54,6 +54,11 @@ impl Usd {
         Usd(self.0.round_dp_with_strategy(2, RoundingStrategy::ToNegativeInfinity))
     }
 
+    /// Rounded up to cents: a reservation that covers a sub-cent price.
+    pub fn ceil_cents(self) -> Usd {
+        Usd(self.0.round_dp_with_strategy(2, RoundingStrategy::ToPositiveInfinity))
+    }
+
     /// The fixed two-decimal text sent to the API (`12.50`, `80.00`).
     pub fn wire(self) -> String {
         format!("{:.2}", self.round_cents().0)
@@ -68,9 +73,11 @@ impl fmt::Display for Usd {
     }
 }
 
+/// Saturates at `Decimal::MAX` (about 7.9·10²⁸) instead of panicking: no real sum gets there, and a
+/// report must not crash on an absurd value from the exchange.
 impl std::iter::Sum for Usd {
     fn sum<I: Iterator<Item = Usd>>(iter: I) -> Usd {
-        Usd(iter.map(|u| u.0).sum())
+        Usd(iter.fold(Decimal::ZERO, |acc, u| acc.saturating_add(u.0)))
     }
 }
 

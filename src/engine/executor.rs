@@ -36,6 +36,9 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
         return tracing::error!(error = %e, "cannot record intents; nothing sent");
     }
     let link = engine.config.trade_link.clone();
+    if let Some(why) = engine.hold_back() {
+        return release_unsent(engine, &records, &why);
+    }
     if records.len() == 1 {
         let intent = &records[0].intent;
         let order = BuyOrder {
@@ -50,7 +53,13 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
         record_single(engine, intent, result);
         return;
     }
-    for chunk in records.chunks(engine.config.orders.batch_size.max(1)) {
+    let chunks: Vec<&[PurchaseRecord]> = records.chunks(engine.config.orders.batch_size.max(1)).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        // Between batches: a stop or a halt keeps the rest from going out.
+        if let Some(why) = engine.hold_back() {
+            let rest: Vec<PurchaseRecord> = chunks[i..].iter().flat_map(|c| c.iter().cloned()).collect();
+            return release_unsent(engine, &rest, &why);
+        }
         // Name-only intents cannot go in a batch (it takes ids): they go one by one.
         let (by_id, by_name): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) =
             chunk.iter().partition(|r| r.intent.item_id.is_some());
@@ -78,15 +87,35 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
             .collect();
         match engine.client.batch_buy(&link, &items).await {
             Ok(result) => {
+                // Matched by custom_id when the answer echoes it, else by listing id (unique in a batch).
+                let mut used = vec![false; result.purchased.len()];
                 for r in &by_id {
                     let cid = r.intent.custom_id.as_str();
-                    if let Some(p) = result.purchased.iter().find(|p| p.custom_id.as_deref() == Some(cid)) {
+                    let purchased = result.purchased.iter().enumerate().find(|(i, p)| {
+                        !used[*i]
+                            && match p.custom_id.as_deref() {
+                                Some(echoed) => echoed == cid,
+                                None => Some(p.item.id) == r.intent.item_id,
+                            }
+                    });
+                    let unavailable = result.unavailable.iter().find(|u| match u.custom_id.as_deref() {
+                        Some(echoed) => echoed == cid,
+                        None => Some(u.id) == r.intent.item_id,
+                    });
+                    if let Some((i, p)) = purchased {
+                        used[i] = true;
                         bought(engine, &r.intent, p);
-                    } else if let Some(u) = result.unavailable.iter().find(|u| u.custom_id.as_deref() == Some(cid)) {
+                    } else if let Some(u) = unavailable {
                         rejected(engine, &r.intent, u.reason(), u.error_code, &u.error_message);
                     } else {
                         unknown(engine, &r.intent, "market_batch_buy answered without this item".into());
                     }
+                }
+                for (p, _) in result.purchased.iter().zip(&used).filter(|(_, u)| !**u) {
+                    tracing::error!(
+                        buy_id = %p.buy_id, item = %p.item.name, custom_id = ?p.custom_id,
+                        "market_batch_buy reports a purchase that matches none of our orders ({} debited)", p.balance_debited_sum
+                    );
                 }
             }
             Err(e) => {
@@ -96,6 +125,13 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
                 engine.api_error("market_batch_buy", &e);
             }
         }
+    }
+}
+
+/// Orders recorded but never sent: nothing reached the exchange, so their reservations go back.
+fn release_unsent(engine: &Engine, records: &[PurchaseRecord], why: &str) {
+    for r in records {
+        rejected(engine, &r.intent, Rejection::Other, 0, &format!("not sent: {why}"));
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     shared: Mutex<Shared>,
     trade_lock: tokio::sync::Mutex<()>,
+    /// Set once shutdown is requested: orders already recorded but not yet sent are released.
+    stopping: std::sync::atomic::AtomicBool,
     pub stats: Stats,
 }
 
@@ -101,6 +103,7 @@ impl Engine {
             clock: deps.clock,
             shared: Mutex::new(Shared::default()),
             trade_lock: tokio::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             stats: Stats::default(),
         })
     }
@@ -155,11 +158,29 @@ impl Engine {
                     stats,
                     move || {
                         let e = Arc::clone(&e);
-                        async move { e.$method().await }
+                        async move {
+                            // A bug must not silently kill a job while the others go on trading.
+                            let run = std::panic::AssertUnwindSafe(e.$method());
+                            if futures_util::FutureExt::catch_unwind(run).await.is_err() {
+                                e.halt(format!("the {} job failed unexpectedly (a bug); see the log", $name));
+                            }
+                        }
                     },
                 )));
             }};
         }
+        let watcher = {
+            let e = Arc::clone(self);
+            let mut rx = shutdown.clone();
+            tokio::spawn(async move {
+                while !*rx.borrow() {
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+                e.stopping.store(true, Ordering::SeqCst);
+            })
+        };
         // Fresh rates and balance before the first decision.
         self.refresh_rates().await;
         self.refresh_balance().await;
@@ -170,13 +191,20 @@ impl Engine {
         for t in tasks {
             let _ = t.await;
         }
+        watcher.abort();
     }
 
     /// `currencies` → rates.
     pub async fn refresh_rates(&self) {
         match self.client.currencies().await {
             Ok(items) => match wire::rates_from(&items) {
-                Ok(rates) => self.shared().rates = Some(rates),
+                Ok(rates) => {
+                    let mut s = self.shared();
+                    match s.rates.as_ref().and_then(|old| implausible_move(old, &rates)) {
+                        Some(why) => tracing::warn!("currency rates ignored, keeping the previous ones: {why}"),
+                        None => s.rates = Some(rates),
+                    }
+                }
                 Err(e) => self.api_error(
                     "currencies",
                     &ExchangeError::Malformed { method: "currencies", field: e.clone(), detail: e },
@@ -245,6 +273,13 @@ impl Engine {
         if let Err(e) = self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
             tracing::warn!(error = %e, "could not record prices");
         }
+        let observed_since = match self.ledger.observe(game, now, OBSERVATION_GAP) {
+            Ok(since) => since,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record the observation");
+                now
+            }
+        };
         let records = match self.ledger.list() {
             Ok(r) => r,
             Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
@@ -252,7 +287,7 @@ impl Engine {
         let (hour_start, day_start) = self.windows(now);
         let tally = Tally::from_records(&records, day_start);
         let rates = self.shared().rates.clone().unwrap_or_default();
-        let refs = LedgerReferences { ledger: &self.ledger, now };
+        let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
         let decision = decide(&self.strategies, &snapshot, &rates, &tally, &refs);
         for note in &decision.notes {
             tracing::warn!("{note}");
@@ -309,8 +344,20 @@ impl Engine {
             }
         }
         let s = self.shared();
-        c.balance = s.balance.map(|(b, _)| b.saturating_sub(s.debited_since_balance));
+        let max_age = chrono::Duration::from_std(self.config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+        let now = self.clock.now();
+        // A balance too old to trust is no balance: the guard then refuses every order.
+        c.balance =
+            s.balance.filter(|(_, at)| now - *at <= max_age).map(|(b, _)| b.saturating_sub(s.debited_since_balance));
         c
+    }
+
+    /// Why orders recorded but not yet sent must not go out now, if they must not.
+    pub(crate) fn hold_back(&self) -> Option<String> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Some("skinbot is stopping".into());
+        }
+        self.halted().map(|h| format!("trading halted: {h}"))
     }
 
     pub(crate) fn note_debit(&self, amount: Usd) {
@@ -376,6 +423,20 @@ impl Engine {
     }
 }
 
+/// A rate that moved by more than half (or doubled) since the last accepted list is more likely a
+/// bad answer than a market move; limits written in that currency would be off by as much.
+fn implausible_move(old: &Rates, new: &Rates) -> Option<String> {
+    for (code, rate) in new.iter() {
+        if let Some(prev) = old.get(code) {
+            let two = rust_decimal::Decimal::TWO;
+            if *rate > prev * two || *rate * two < prev {
+                return Some(format!("{code} moved from {prev} to {rate} per USD"));
+            }
+        }
+    }
+    None
+}
+
 /// Start of the current hour and of the current day in `tz`, as UTC instants.
 pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let local = now.with_timezone(&tz);
@@ -385,24 +446,34 @@ pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc
         .and_then(|t| t.with_nanosecond(0))
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(now);
-    let day = tz
-        .with_ymd_and_hms(local.year(), local.month(), local.day(), 0, 0, 0)
-        .earliest()
+    // The first instant of the local date: midnight, or the first hour after a DST gap that skips it.
+    let day = (0..=3)
+        .find_map(|h| tz.with_ymd_and_hms(local.year(), local.month(), local.day(), h, 0, 0).earliest())
         .map(|t| t.with_timezone(&Utc))
-        // A midnight that does not exist (DST gap): the hour window start is the safest fallback.
         .unwrap_or(hour);
     (hour, day)
 }
 
-/// Reference prices from the ledger's recorded price history.
+/// Longest break between two price-list observations that still counts as watching the market
+/// continuously; after a longer one, the recorded history starts over as a reference.
+pub const OBSERVATION_GAP: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Reference prices from the ledger's recorded price history, trusted only over the time the market
+/// was really watched: a price recorded before downtime says nothing about the downtime.
 struct LedgerReferences<'a> {
     ledger: &'a Ledger,
     now: DateTime<Utc>,
+    observed_since: DateTime<Utc>,
 }
 
 impl References for LedgerReferences<'_> {
     fn history_median(&self, game: Game, name: &str, window_hours: u32) -> Option<Usd> {
-        let since = self.now - chrono::Duration::hours(i64::from(window_hours));
+        let window = chrono::Duration::try_hours(i64::from(window_hours))?;
+        // At least half the window must have been watched.
+        if self.now - self.observed_since < window / 2 {
+            return None;
+        }
+        let since = self.now.checked_sub_signed(window)?.max(self.observed_since);
         self.ledger.median_price(game, name, since, self.now).ok().flatten()
     }
 }
@@ -410,6 +481,27 @@ impl References for LedgerReferences<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_whose_midnight_does_not_exist_starts_at_its_first_hour() {
+        // Chile skipped 00:00-01:00 on 2024-09-08.
+        let tz: Tz = "America/Santiago".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2024, 9, 8, 18, 0, 0).unwrap(); // 15:00 local
+        let (_, day) = window_starts(now, tz);
+        assert_eq!(day, Utc.with_ymd_and_hms(2024, 9, 8, 4, 0, 0).unwrap()); // 01:00 local (UTC-3)
+    }
+
+    #[test]
+    fn a_rate_that_halves_or_doubles_is_not_believed() {
+        let rates = |eur: &str| {
+            let mut r = Rates::new();
+            r.insert("eur".parse().unwrap(), eur.parse().unwrap()).unwrap();
+            r
+        };
+        assert!(implausible_move(&rates("0.92"), &rates("0.95")).is_none());
+        assert!(implausible_move(&rates("0.92"), &rates("0.0001")).unwrap().contains("EUR moved from 0.92"));
+        assert!(implausible_move(&rates("0.92"), &rates("2")).is_some());
+    }
 
     #[test]
     fn windows_follow_the_configured_timezone() {

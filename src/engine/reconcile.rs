@@ -25,41 +25,70 @@ pub async fn resolve_open(engine: &Engine) {
         .into_iter()
         .filter(|r| matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. }))
         .collect();
+    let mut unheard = Vec::new();
     for chunk in unresolved.chunks(CHUNK) {
         let ids: Vec<CustomId> = chunk.iter().map(|r| r.intent.custom_id.clone()).collect();
         let infos = match engine.client.getinfo_custom_ids(&ids).await {
             Ok(i) => i,
             Err(e) => return engine.api_error("market_getinfo", &e),
         };
-        let now = engine.clock.now();
         for r in chunk {
-            let cid = r.intent.custom_id.as_str();
-            if let Some(info) = infos.iter().find(|i| i.custom_id.as_deref() == Some(cid)) {
-                let debited = info.balance_debited_sum.unwrap_or(info.item.price);
-                engine.note_debit(debited);
-                engine.stats.bought.fetch_add(1, Ordering::Relaxed);
-                let state = bought_state(info, debited);
-                let detail = format!("resolved: the exchange has buy_id {} for {debited}", info.buy_id);
-                tracing::info!(custom_id = cid, "{detail}");
-                if let Err(e) = engine.ledger.transition(&r.intent.custom_id, state, now, &detail) {
-                    tracing::error!(custom_id = cid, error = %e, "cannot record the resolution");
-                }
-            } else {
-                let age = now - r.created_at;
-                let after =
-                    chrono::Duration::from_std(engine.config.orders.resolve_after).unwrap_or(chrono::Duration::MAX);
-                if age >= after {
-                    let reason =
-                        format!("unknown to the exchange {} s after sending: nothing was bought", age.num_seconds());
-                    engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
-                    let state = PurchaseState::NotBought { code: 0, reason: reason.clone() };
-                    if let Err(e) = engine.ledger.transition(&r.intent.custom_id, state, now, &reason) {
-                        tracing::error!(custom_id = cid, error = %e, "cannot record the resolution");
-                    }
-                }
+            match infos.iter().find(|i| i.custom_id.as_deref() == Some(r.intent.custom_id.as_str())) {
+                Some(info) => resolve_bought(engine, r, info, "market_getinfo"),
+                None => unheard.push(r),
             }
         }
+    }
+    // Not known by custom_id. Released only when the last attempt is old enough for any request to
+    // have landed, and market_history (searched separately) does not have it either.
+    let now = engine.clock.now();
+    let after = chrono::Duration::from_std(engine.config.orders.resolve_after).unwrap_or(chrono::Duration::MAX);
+    let due: Vec<_> = unheard.into_iter().filter(|r| now - last_attempt(r) >= after).collect();
+    if due.is_empty() {
+        return;
+    }
+    let oldest = due.iter().map(|r| r.created_at).min().unwrap_or(now);
+    // The exchange's clock may differ from ours (a sandbox may even run faster): search widely.
+    let starting = u64::try_from((oldest - chrono::Duration::days(1)).timestamp()).unwrap_or(0);
+    let ending = u64::try_from((now + chrono::Duration::days(365)).timestamp()).unwrap_or(u64::MAX);
+    let history = match engine.client.history_all(starting, ending).await {
+        Ok(h) => h,
+        Err(e) => return engine.api_error("market_history", &e),
+    };
+    for r in due {
+        let cid = r.intent.custom_id.as_str();
+        if let Some(info) = history.iter().find(|i| i.custom_id.as_deref() == Some(cid)) {
+            resolve_bought(engine, r, info, "market_history");
+            continue;
+        }
+        let age = now - last_attempt(r);
+        let reason =
+            format!("unknown to the exchange {} s after the last attempt: nothing was bought", age.num_seconds());
+        engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
+        let state = PurchaseState::NotBought { code: 0, reason: reason.clone() };
+        if let Err(e) = engine.ledger.transition(&r.intent.custom_id, state, now, &reason) {
+            tracing::error!(custom_id = cid, error = %e, "cannot record the resolution");
+        }
+    }
+}
+
+/// When the purchase was last sent (or recorded, for one a crash left pending).
+fn last_attempt(r: &crate::domain::PurchaseRecord) -> chrono::DateTime<chrono::Utc> {
+    r.transitions.last().map(|t| t.at).unwrap_or(r.created_at).max(r.created_at)
+}
+
+fn resolve_bought(engine: &Engine, r: &crate::domain::PurchaseRecord, info: &PurchaseInfo, source: &str) {
+    let cid = r.intent.custom_id.as_str();
+    let debited = info.balance_debited_sum.unwrap_or(info.item.price);
+    engine.note_debit(debited);
+    engine.stats.bought.fetch_add(1, Ordering::Relaxed);
+    let detail = format!("resolved by {source}: the exchange has buy_id {} for {debited}", info.buy_id);
+    tracing::info!(custom_id = cid, "{detail}");
+    if let Err(e) =
+        engine.ledger.transition(&r.intent.custom_id, bought_state(info, debited), engine.clock.now(), &detail)
+    {
+        tracing::error!(custom_id = cid, error = %e, "cannot record the resolution");
     }
 }
 

@@ -76,6 +76,11 @@ pub(crate) mod lenient {
         u64(d).map(ItemId::new)
     }
 
+    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let text = scalar_text(d, "an integer")?;
+        text.trim().parse::<i64>().map_err(|_| D::Error::custom(format!("expected an integer, got \"{text}\"")))
+    }
+
     pub fn buy_id<'de, D: Deserializer<'de>>(d: D) -> Result<BuyId, D::Error> {
         u64(d).map(BuyId::new)
     }
@@ -172,6 +177,7 @@ pub struct Unavailable {
     pub id: ItemId,
     #[serde(default)]
     pub custom_id: Option<String>,
+    #[serde(deserialize_with = "lenient::i64")]
     pub error_code: i64,
     pub error_message: String,
 }

@@ -243,6 +243,37 @@ impl Ledger {
         self.db.flush().map(drop).map_err(|e| self.storage(e))
     }
 
+    /// Notes that `game`'s price list was observed at `at`, and returns since when it has been observed
+    /// without a gap longer than `max_gap`. Recorded prices only say when a price *changed*; this says
+    /// over which time "no change recorded" really means "unchanged" (not "the bot was not running").
+    pub fn observe(
+        &self,
+        game: Game,
+        at: DateTime<Utc>,
+        max_gap: chrono::Duration,
+    ) -> Result<DateTime<Utc>, LedgerError> {
+        let key = format!("observed:{}", game.as_str());
+        let previous = match self.meta.get(key.as_bytes()).map_err(|e| self.storage(e))? {
+            None => None,
+            Some(v) => Some(
+                serde_json::from_slice::<(DateTime<Utc>, DateTime<Utc>)>(&v).map_err(|e| LedgerError::Corrupt {
+                    tree: "meta",
+                    key: key.clone(),
+                    reason: e.to_string(),
+                })?,
+            ),
+        };
+        let since = match previous {
+            Some((since, last)) if at >= last && at - last <= max_gap => since,
+            Some((since, last)) if at < last => since.min(at),
+            _ => at,
+        };
+        let value = serde_json::to_vec(&(since, at.max(previous.map(|p| p.1).unwrap_or(at))))
+            .map_err(|e| LedgerError::Corrupt { tree: "meta", key: key.clone(), reason: e.to_string() })?;
+        self.meta.insert(key.as_bytes(), value).map_err(|e| self.storage(e))?;
+        Ok(since)
+    }
+
     /// A new custom id, `sb-YYYYMMDDTHHMMSSZ-NNNNNN`, greater (as bytes) than every id issued before, even if
     /// the clock went back. Not flushed: an id that was never recorded was never sent, so reissuing it after
     /// a crash is harmless, and recording one flushes the counter with it.

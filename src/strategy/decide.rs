@@ -57,6 +57,8 @@ pub struct Tally {
     item_day: HashMap<(String, String, String), u32>,
     item_total: HashMap<(String, String, String), u32>,
     held: HashMap<(String, Game, String), u32>,
+    /// Listings of orders whose outcome is still open: never asked for twice.
+    open_listings: HashSet<ItemId>,
 }
 
 impl Tally {
@@ -68,7 +70,12 @@ impl Tally {
             let held = match &r.state {
                 PurchaseState::NotBought { .. } => continue,
                 PurchaseState::Bought { offer, .. } => !offer.is_failure(),
-                PurchaseState::Pending | PurchaseState::Unknown { .. } => true,
+                PurchaseState::Pending | PurchaseState::Unknown { .. } => {
+                    if let Some(id) = r.intent.item_id {
+                        t.open_listings.insert(id);
+                    }
+                    true
+                }
             };
             let i = &r.intent;
             t.add(&i.strategy, &i.rule, i.game, &i.name, r.created_at >= day_start, held);
@@ -129,10 +136,18 @@ pub fn decide(
     refs: &dyn References,
 ) -> Decision {
     let mut out = Decision::default();
-    let mut taken: HashSet<ItemId> = HashSet::new();
+    let mut taken: HashSet<ItemId> = tally.open_listings.clone();
     let mut t = tally.clone();
-    for s in strategies {
-        for rule in s.rules.iter().filter(|r| r.game == snapshot.game) {
+    // Highest priority first, so that a listing and a count go to the rule that matters most;
+    // equal priorities keep file order.
+    let mut rules: Vec<(&Strategy, &Rule)> = strategies
+        .iter()
+        .flat_map(|s| s.rules.iter().map(move |r| (s, r)))
+        .filter(|(_, r)| r.game == snapshot.game)
+        .collect();
+    rules.sort_by_key(|(_, r)| std::cmp::Reverse(r.priority));
+    for (s, rule) in rules {
+        {
             let ceiling = match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
                 Ok(c) => c,
                 Err(e) => {
@@ -189,8 +204,9 @@ pub fn decide(
                         name: name.to_string(),
                         item_id: Some(id),
                         price_seen: price,
-                        // Bought by id, a listing has one price: the ceiling is exactly what was seen.
-                        max_price: price,
+                        // Bought by id, a listing has one price: the ceiling is what was seen (in
+                        // whole cents, as it travels on the wire).
+                        max_price: price.ceil_cents(),
                     });
                 }
             }
@@ -253,4 +269,82 @@ fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
         return Room::NotThisItem;
     }
     Room::Yes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn strategy(name: &str, text: &str) -> Strategy {
+        Strategy::parse(Path::new(&format!("{name}.toml")), text).unwrap().unwrap()
+    }
+
+    fn snapshot(listings: &[(u64, &str, &str)]) -> Snapshot {
+        let l = listings.iter().map(|(id, name, price)| Listing {
+            id: ItemId::new(*id),
+            name: name.to_string(),
+            price: Usd::parse(price).unwrap(),
+            classid: None,
+        });
+        Snapshot::new(Game::Cs2, Utc::now(), l)
+    }
+
+    const RULE: &str = "[[rules]]\nselect = { names = \"Recoil Case\" }\nmax_price = \"1\"\n";
+
+    #[test]
+    fn the_higher_priority_rule_gets_a_contested_listing() {
+        let low = strategy("low", &format!("priority = 1\n{RULE}"));
+        let high = strategy("high", &format!("priority = 9\n{RULE}"));
+        let d = decide(
+            &[low, high],
+            &snapshot(&[(1, "Recoil Case", "0.31")]),
+            &Rates::new(),
+            &Tally::default(),
+            &NoHistory,
+        );
+        assert_eq!(d.candidates.len(), 1);
+        assert_eq!(d.candidates[0].strategy, "high");
+    }
+
+    #[test]
+    fn counts_limit_a_tick_and_open_orders_are_not_asked_for_again() {
+        let s = strategy("s", &format!("{RULE}per_item_per_day = 2\n"));
+        let snap = snapshot(&[(1, "Recoil Case", "0.31"), (2, "Recoil Case", "0.32"), (3, "Recoil Case", "0.33")]);
+        let d = decide(std::slice::from_ref(&s), &snap, &Rates::new(), &Tally::default(), &NoHistory);
+        let ids: Vec<u64> = d.candidates.iter().filter_map(|c| c.item_id).map(ItemId::get).collect();
+        assert_eq!(ids, vec![1, 2], "cheapest first, two a day");
+
+        // Listing 1 has an order whose outcome is open: it is not asked for again, and it counts.
+        let intent = crate::domain::Intent {
+            custom_id: "sb-1".parse().unwrap(),
+            strategy: "s".into(),
+            rule: "rule-1".into(),
+            game: Game::Cs2,
+            name: "Recoil Case".into(),
+            item_id: Some(ItemId::new(1)),
+            price_seen: Usd::parse("0.31").unwrap(),
+            max_price: Usd::parse("0.31").unwrap(),
+        };
+        let rec = PurchaseRecord::new(intent, Utc::now(), Rates::new(), "h".into());
+        let tally = Tally::from_records([&rec], Utc::now() - chrono::Duration::hours(1));
+        let d = decide(&[s], &snap, &Rates::new(), &tally, &NoHistory);
+        let ids: Vec<u64> = d.candidates.iter().filter_map(|c| c.item_id).map(ItemId::get).collect();
+        assert_eq!(ids, vec![2]);
+    }
+
+    #[test]
+    fn a_sub_cent_price_reserves_the_next_whole_cent() {
+        let s = strategy("s", RULE);
+        let d = decide(&[s], &snapshot(&[(1, "Recoil Case", "0.315")]), &Rates::new(), &Tally::default(), &NoHistory);
+        assert_eq!(d.candidates[0].max_price, Usd::parse("0.32").unwrap());
+    }
+
+    #[test]
+    fn a_price_in_a_currency_without_a_rate_is_skipped_with_a_note() {
+        let s = strategy("s", "[[rules]]\nselect = {}\nmax_price = \"5 eur\"\n");
+        let d = decide(&[s], &snapshot(&[(1, "Recoil Case", "0.31")]), &Rates::new(), &Tally::default(), &NoHistory);
+        assert!(d.candidates.is_empty());
+        assert!(d.notes[0].contains("no exchange rate known for EUR"), "{:?}", d.notes);
+    }
 }

@@ -209,8 +209,12 @@ impl Strategy {
                         })?;
                     let reference = match raw_d.reference.as_str() {
                         "history" => {
-                            if raw_d.window_hours == 0 {
-                                return Err(at(d.span(), "discount.window_hours", "must be at least 1".into()));
+                            if !(1..=8760).contains(&raw_d.window_hours) {
+                                return Err(at(
+                                    d.span(),
+                                    "discount.window_hours",
+                                    format!("{} is outside 1..=8760 (a year)", raw_d.window_hours),
+                                ));
                             }
                             Reference::History { window_hours: raw_d.window_hours }
                         }
