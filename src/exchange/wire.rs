@@ -145,17 +145,8 @@ pub(crate) struct Items<T> {
     pub items: Vec<T>,
 }
 
-/// The item part of a purchase.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PurchasedItem {
-    #[serde(deserialize_with = "lenient::item_id")]
-    pub id: ItemId,
-    pub name: String,
-    #[serde(deserialize_with = "lenient::usd")]
-    pub price: Usd,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    pub classid: Option<String>,
-}
+/// The item part of a purchase: the listing that was bought.
+pub type PurchasedItem = Listing;
 
 /// A successful buy (`market_buy`, and each `purchased[]` element of `market_batch_buy`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
