@@ -405,3 +405,75 @@ async fn a_balance_too_old_to_trust_refuses_every_order() {
     assert_eq!(buy_requests(&sb), 0);
     assert_eq!(engine.stats.refusals().get("no_balance"), Some(&4));
 }
+
+#[tokio::test]
+async fn a_reloaded_limit_applies_at_the_next_tick_and_start_only_settings_wait_for_a_restart() {
+    let (sb, engine) = setup("", example("shopping-list.toml")).await;
+    let tighter = config("[budget]\nper_order = \"5 usd\"\n[exchange]\ntimeout_ms = 9000\n");
+    let notes = engine.reload(tighter, example("shopping-list.toml"));
+    assert_eq!(notes, vec!["[exchange] changed: restart skinbot to apply".to_string()]);
+    assert_eq!(engine.config().exchange.timeout, Duration::from_secs(15), "the running connection keeps its settings");
+    engine.tick().await;
+    assert_eq!(bought_names(&engine), vec!["AWP | Atheris (Field-Tested)", "Operation Breakout Weapon Case"]);
+    assert_eq!(engine.stats.refusals().get("per_order_cap"), Some(&2));
+    drop(sb);
+}
+
+#[tokio::test(start_paused = true)]
+async fn edited_files_are_picked_up_and_a_broken_edit_keeps_the_old_config() {
+    use skinbot::engine::reload::{watch, Sources};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("skinbot.toml");
+    std::fs::create_dir(dir.path().join("strategies")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies/restock.toml"),
+        dir.path().join("strategies/restock.toml"),
+    )
+    .unwrap();
+    std::fs::write(&cfg_path, "[budget]\nper_order = \"50\"\n").unwrap();
+    let sources = Sources { config: Some(cfg_path.clone()), strategies: vec![] };
+    let (config, strategies) = sources.load().unwrap();
+    let loaded = sources.fingerprint(&config);
+    // No request is made in this test: the client points nowhere.
+    let cfg = skinbot::exchange::ClientConfig::new(
+        "http://127.0.0.1:9/api.php",
+        "1",
+        secrecy::SecretString::from("x".to_string()),
+    );
+    let deps = Deps {
+        client: skinbot::exchange::Client::new(cfg).unwrap(),
+        ledger: Ledger::temporary().unwrap(),
+        clock: Arc::new(TokioClock::new()),
+    };
+    let engine = Engine::new(Arc::new(config), strategies, deps);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(watch(sources, engine.clone(), Duration::from_secs(1), loaded, rx));
+    let per_order = |e: &Engine| e.config().budget.per_order.as_ref().unwrap().to_string();
+
+    std::fs::write(&cfg_path, "[budget]\nper_order = \"20\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(per_order(&engine), "20.00 USD");
+    let good_hash = engine.config().hash.clone();
+
+    std::fs::write(&cfg_path, "[budget]\nper_order = \"twenty\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(per_order(&engine), "20.00 USD", "an invalid file changes nothing");
+    assert_eq!(engine.config().hash, good_hash);
+
+    // A valid strategy edit while the config is still broken: nothing changes either.
+    std::fs::write(
+        dir.path().join("strategies/restock.toml"),
+        "[[rules]]\nselect = { kind = \"case\" }\nmax_price = \"0.50\"\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(engine.strategies()[0].rules[0].name, "cheap cases");
+    // Config fixed: both are picked up together.
+    std::fs::write(&cfg_path, "[budget]\nper_order = \"10\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(per_order(&engine), "10.00 USD");
+    assert_eq!(engine.strategies()[0].rules[0].name, "rule-1");
+    assert_ne!(engine.config().hash, good_hash);
+    tx.send(true).unwrap();
+    task.await.unwrap();
+}

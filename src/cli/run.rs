@@ -6,16 +6,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::config::{Config, Endpoint};
+use crate::config::Endpoint;
 use crate::engine::clock::TokioClock;
+use crate::engine::reload::{self, Sources};
 use crate::engine::{Deps, Engine};
 use crate::exchange::{Client, ClientConfig, Limiter};
 use crate::ledger::Ledger;
 use crate::sandbox::{self, ClockMode, SandboxConfig};
-use crate::strategy::file::{load_all, Strategy};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -32,18 +31,9 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::embedded_default(),
-    };
-    if !args.strategies.is_empty() {
-        config.strategy_paths = args.strategies.clone();
-    }
-    let strategies = load_all(&config.strategy_paths)?;
-    if strategies.is_empty() {
-        anyhow::bail!("no enabled strategy found in {:?}", config.strategy_paths);
-    }
-    config.hash = combined_hash(&config.hash, &strategies);
+    let sources = Sources { config: args.config.clone(), strategies: args.strategies.clone() };
+    let (config, strategies) = sources.load()?;
+    let fingerprint = sources.fingerprint(&config);
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("failed to create the state folder {}", config.state_dir.display()))?;
     let ledger = Ledger::open(&config.state_dir.join("ledger"))?;
@@ -102,6 +92,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let engine = Engine::new(Arc::new(config), strategies, Deps { client, ledger, clock: Arc::new(TokioClock::new()) });
     let (tx, rx) = watch::channel(false);
+    // Limits and strategies can change while it runs: edit the files, they are picked up in seconds.
+    tokio::spawn(reload::watch(sources, Arc::clone(&engine), Duration::from_secs(2), fingerprint, rx.clone()));
     let duration = args.duration_secs;
     tokio::spawn(async move {
         wait_for_stop(duration).await;
@@ -146,17 +138,4 @@ async fn wait_for_stop(duration: Option<u64>) {
     }
     #[cfg(not(unix))]
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = timer => {} }
-}
-
-/// The config hash stamped on purchases covers the strategy files too.
-fn combined_hash(config_hash: &str, strategies: &[Strategy]) -> String {
-    let mut h = Sha256::new();
-    h.update(config_hash.as_bytes());
-    for s in strategies {
-        h.update(s.source.display().to_string().as_bytes());
-        if let Ok(text) = std::fs::read(&s.source) {
-            h.update(&text);
-        }
-    }
-    hex::encode(h.finalize())[..16].to_string()
 }

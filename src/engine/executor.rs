@@ -4,13 +4,14 @@
 use std::sync::atomic::Ordering;
 
 use super::Engine;
+use crate::config::Config;
 use crate::domain::{Intent, OfferStatus, PurchaseRecord, PurchaseState, Rates};
 use crate::exchange::{BatchItem, BuyOrder, BuyTarget, ExchangeError, Purchase, Rejection};
 use crate::guard::Approved;
 
 /// Records and sends `approved`: one `market_buy` for a single order, `market_batch_buy` in
 /// chunks of the configured size otherwise.
-pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
+pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, rates: &Rates) {
     let now = engine.clock.now();
     let mut records = Vec::with_capacity(approved.len());
     for a in approved {
@@ -29,13 +30,13 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
             price_seen: c.price_seen,
             max_price: c.max_price,
         };
-        records.push(PurchaseRecord::new(intent, now, rates.clone(), engine.config.hash.clone()));
+        records.push(PurchaseRecord::new(intent, now, rates.clone(), config.hash.clone()));
     }
     // Invariant 2: intents and reservations are on disk before any request leaves.
     if let Err(e) = engine.ledger.record_intents(&records) {
         return tracing::error!(error = %e, "cannot record intents; nothing sent");
     }
-    let link = engine.config.trade_link.clone();
+    let link = config.trade_link.clone();
     if let Some(why) = engine.hold_back() {
         return release_unsent(engine, &records, &why);
     }
@@ -53,7 +54,7 @@ pub async fn execute(engine: &Engine, approved: Vec<Approved>, rates: &Rates) {
         record_single(engine, intent, result);
         return;
     }
-    let chunks: Vec<&[PurchaseRecord]> = records.chunks(engine.config.orders.batch_size.max(1)).collect();
+    let chunks: Vec<&[PurchaseRecord]> = records.chunks(config.orders.batch_size.max(1)).collect();
     for (i, chunk) in chunks.iter().enumerate() {
         // Between batches: a stop or a halt keeps the rest from going out.
         if let Some(why) = engine.hold_back() {

@@ -14,6 +14,7 @@
 pub mod clock;
 pub mod executor;
 pub mod reconcile;
+pub mod reload;
 pub mod scheduler;
 
 use std::collections::HashMap;
@@ -81,8 +82,8 @@ struct Shared {
 }
 
 pub struct Engine {
-    config: Arc<Config>,
-    strategies: Vec<Strategy>,
+    /// The configuration and strategies in force, swapped whole on a reload (never half-applied).
+    live: std::sync::RwLock<(Arc<Config>, Arc<Vec<Strategy>>)>,
     client: Client,
     ledger: Ledger,
     clock: Arc<dyn Clock>,
@@ -96,8 +97,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: Arc<Config>, strategies: Vec<Strategy>, deps: Deps) -> Arc<Engine> {
         Arc::new(Engine {
-            config,
-            strategies,
+            live: std::sync::RwLock::new((config, Arc::new(strategies))),
             client: deps.client,
             ledger: deps.ledger,
             clock: deps.clock,
@@ -112,8 +112,58 @@ impl Engine {
         &self.ledger
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration in force now.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.live.read().unwrap_or_else(|p| p.into_inner()).0)
+    }
+
+    /// The strategies in force now.
+    pub fn strategies(&self) -> Arc<Vec<Strategy>> {
+        Arc::clone(&self.live.read().unwrap_or_else(|p| p.into_inner()).1)
+    }
+
+    /// Puts a new, already validated configuration and strategy set in force for the next tick.
+    /// Settings that only take effect at start (exchange connection, schedules, state folder,
+    /// sandbox) keep their running values; the returned notes say which ones changed and wait for
+    /// a restart.
+    pub fn reload(&self, mut config: Config, strategies: Vec<Strategy>) -> Vec<String> {
+        let old = self.config();
+        let mut notes = Vec::new();
+        let ex = (&old.exchange, &config.exchange);
+        if ex.0.endpoint != ex.1.endpoint
+            || ex.0.shop_id != ex.1.shop_id
+            || ex.0.timeout != ex.1.timeout
+            || ex.0.encoding != ex.1.encoding
+            || ex.0.auth != ex.1.auth
+            || ex.0.requests_per_minute != ex.1.requests_per_minute
+            || ex.0.background_share_percent != ex.1.background_share_percent
+        {
+            notes.push("[exchange] changed: restart skinbot to apply".to_string());
+        }
+        let crons = |c: &Config| {
+            let s = &c.schedule;
+            let exprs = [s.pricelist.as_str(), s.currencies.as_str(), s.balance.as_str(), s.poll.as_str()];
+            (s.timezone, exprs.map(str::to_string))
+        };
+        if crons(&old) != crons(&config) {
+            notes.push("[schedule] changed: restart skinbot to apply".to_string());
+        }
+        if old.state_dir != config.state_dir {
+            notes.push("[state] changed: restart skinbot to apply".to_string());
+        }
+        config.exchange = old.exchange.clone();
+        config.schedule = old.schedule.clone();
+        config.state_dir = old.state_dir.clone();
+        config.sandbox = old.sandbox.clone();
+        tracing::info!(
+            from = %old.hash, to = %config.hash, strategies = strategies.len(),
+            "configuration reloaded; in force from the next tick"
+        );
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = (Arc::new(config), Arc::new(strategies));
+        for n in &notes {
+            tracing::warn!("{n}");
+        }
+        notes
     }
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -142,7 +192,8 @@ impl Engine {
     /// Runs every job until `shutdown` turns true; a job in progress finishes first (an order and its
     /// ledger record are never cut in half).
     pub async fn run(self: &Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let s = &self.config.schedule;
+        let config = self.config();
+        let s = &config.schedule;
         let tz = s.timezone;
         let mut tasks = Vec::new();
         macro_rules! job {
@@ -235,7 +286,7 @@ impl Engine {
 
     /// Start of the current hour and day in the configured timezone, in UTC.
     pub fn windows(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        window_starts(now, self.config.schedule.timezone)
+        window_starts(now, self.config().schedule.timezone)
     }
 
     /// One decision round for every configured game.
@@ -252,18 +303,20 @@ impl Engine {
         let stale = {
             let s = self.shared();
             let max_age =
-                chrono::Duration::from_std(self.config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+                chrono::Duration::from_std(self.config().budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
             s.balance.is_none_or(|(_, at)| self.clock.now() - at > max_age)
         };
         if stale {
             self.fetch_balance().await;
         }
-        for game in self.config.orders.games.clone() {
+        for game in self.config().orders.games.clone() {
             self.tick_game(game).await;
         }
     }
 
     async fn tick_game(&self, game: Game) {
+        // One configuration for the whole round, even if a reload lands meanwhile.
+        let (config, strategies) = (self.config(), self.strategies());
         let listings = match self.client.pricelist_full(game).await {
             Ok(list) => list.items,
             Err(e) => return self.api_error("market_pricelist", &e),
@@ -288,12 +341,12 @@ impl Engine {
         let tally = Tally::from_records(&records, day_start);
         let rates = self.shared().rates.clone().unwrap_or_default();
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
-        let decision = decide(&self.strategies, &snapshot, &rates, &tally, &refs);
+        let decision = decide(&strategies, &snapshot, &rates, &tally, &refs);
         for note in &decision.notes {
             tracing::warn!("{note}");
         }
         self.stats.candidates.fetch_add(decision.candidates.len() as u64, Ordering::Relaxed);
-        let limits = match Limits::from_settings(&self.config.budget, &rates) {
+        let limits = match Limits::from_settings(&config.budget, &rates) {
             Ok(l) => l,
             Err(e) => {
                 for _ in &decision.candidates {
@@ -320,7 +373,7 @@ impl Engine {
             return;
         }
         self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
-        executor::execute(self, verdicts.approved, &rates).await;
+        executor::execute(self, &config, verdicts.approved, &rates).await;
     }
 
     /// What the guard needs from the ledger and the last balance.
@@ -344,7 +397,7 @@ impl Engine {
             }
         }
         let s = self.shared();
-        let max_age = chrono::Duration::from_std(self.config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+        let max_age = chrono::Duration::from_std(self.config().budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
         let now = self.clock.now();
         // A balance too old to trust is no balance: the guard then refuses every order.
         c.balance =

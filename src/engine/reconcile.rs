@@ -42,7 +42,7 @@ pub async fn resolve_open(engine: &Engine) {
     // Not known by custom_id. Released only when the last attempt is old enough for any request to
     // have landed, and market_history (searched separately) does not have it either.
     let now = engine.clock.now();
-    let after = chrono::Duration::from_std(engine.config.orders.resolve_after).unwrap_or(chrono::Duration::MAX);
+    let after = chrono::Duration::from_std(engine.config().orders.resolve_after).unwrap_or(chrono::Duration::MAX);
     let due: Vec<_> = unheard.into_iter().filter(|r| now - last_attempt(r) >= after).collect();
     if due.is_empty() {
         return;

@@ -1,0 +1,127 @@
+//! Hot reload: the config file and the strategy files are watched; a change is loaded and validated
+//! whole, then put in force at the next tick. A file that fails validation changes nothing: the error
+//! (file, line, field) is logged and the configuration in force stays.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use super::Engine;
+use crate::config::{Config, FileError};
+use crate::strategy::file::{load_all, Strategy};
+
+/// Where skinbot's configuration comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The config file; `None` for the embedded default.
+    pub config: Option<PathBuf>,
+    /// Strategy files or folders given on the command line, instead of the config's.
+    pub strategies: Vec<PathBuf>,
+}
+
+impl Sources {
+    /// Reads and validates the config and every strategy. All or nothing.
+    pub fn load(&self) -> Result<(Config, Vec<Strategy>), FileError> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default(),
+        };
+        if !self.strategies.is_empty() {
+            config.strategy_paths = self.strategies.clone();
+        }
+        let strategies = load_all(&config.strategy_paths)?;
+        if strategies.is_empty() {
+            let where_ = config.strategy_paths.first().cloned().unwrap_or_default();
+            return Err(FileError::new(&where_, "no enabled strategy found"));
+        }
+        config.hash = combined_hash(&config.hash, &strategies);
+        Ok((config, strategies))
+    }
+
+    /// A digest of every file the configuration is read from, to notice a change.
+    pub fn fingerprint(&self, config: &Config) -> String {
+        let mut h = Sha256::new();
+        if let Some(p) = &self.config {
+            digest_file(&mut h, p);
+        }
+        for p in &config.strategy_paths {
+            if p.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                files.sort();
+                for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "toml")) {
+                    digest_file(&mut h, f);
+                }
+            } else {
+                digest_file(&mut h, p);
+            }
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+fn digest_file(h: &mut Sha256, path: &Path) {
+    h.update(path.display().to_string().as_bytes());
+    h.update([0]);
+    match std::fs::read(path) {
+        Ok(bytes) => h.update(&bytes),
+        Err(_) => h.update(b"<unreadable>"),
+    }
+    h.update([0]);
+}
+
+/// The hash stamped on purchases: the config text and every strategy file.
+pub fn combined_hash(config_hash: &str, strategies: &[Strategy]) -> String {
+    let mut h = Sha256::new();
+    h.update(config_hash.as_bytes());
+    for s in strategies {
+        h.update(s.source.display().to_string().as_bytes());
+        if let Ok(text) = std::fs::read(&s.source) {
+            h.update(&text);
+        }
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+/// Checks the files every `every`; a change seen the same on two checks in a row (so a file caught
+/// half-written is not loaded) is loaded and, if valid, put in force. `in_force` is the fingerprint
+/// of the files as they were loaded (taken right after loading them).
+pub async fn watch(
+    sources: Sources,
+    engine: Arc<Engine>,
+    every: Duration,
+    mut in_force: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut seen_once: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        let now = sources.fingerprint(&engine.config());
+        if now == in_force {
+            seen_once = None;
+            continue;
+        }
+        if seen_once.as_deref() != Some(now.as_str()) {
+            seen_once = Some(now);
+            continue;
+        }
+        in_force = now;
+        seen_once = None;
+        match sources.load() {
+            Ok((config, strategies)) => {
+                engine.reload(config, strategies);
+            }
+            Err(e) => tracing::error!("configuration change refused; the one in force stays: {e}"),
+        }
+    }
+}
