@@ -503,3 +503,48 @@ fn regression_a_purchase_created_a_second_after_its_id_still_counts_since_then()
 fn regression_a_final_purchase_leaves_the_open_index_and_stays_out_after_a_restart() {
     run_model(vec![one_intent(0), Op::Transition { pick: 0, to: Target::NotBought }, Op::Reopen]).unwrap();
 }
+
+#[tokio::test]
+async fn while_the_bot_holds_the_ledger_it_can_still_be_read_through_the_bot() {
+    use skinbot::ledger::remote;
+    let state = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&state.path().join("ledger")).unwrap();
+    let now = chrono::Utc::now();
+    let id = ledger.next_custom_id(now).unwrap();
+    let intent = skinbot::domain::Intent {
+        custom_id: id.clone(),
+        strategy: "s".into(),
+        rule: "r".into(),
+        game: skinbot::domain::Game::Cs2,
+        name: "Recoil Case".into(),
+        item_id: None,
+        price_seen: skinbot::domain::Usd::parse("0.31").unwrap(),
+        max_price: skinbot::domain::Usd::parse("0.31").unwrap(),
+    };
+    ledger
+        .record_intents(&[skinbot::domain::PurchaseRecord::new(intent, now, Default::default(), "h".into())])
+        .unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let server = remote::serve(ledger.clone(), state.path(), rx).await.unwrap();
+
+    // A second process could not open it…
+    let dir = state.path().join("ledger");
+    let locked = tokio::task::spawn_blocking(move || Ledger::open(&dir).map(drop)).await.unwrap();
+    assert!(matches!(locked, Err(skinbot::ledger::LedgerError::Locked { .. })));
+    // …but asks the running bot.
+    let records: Vec<skinbot::domain::PurchaseRecord> = remote::ask(state.path(), "/ledger/records").await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].intent.custom_id, id);
+    let report: remote::ChainReport = remote::ask(state.path(), "/ledger/verify").await.unwrap();
+    assert_eq!(report.events, 1);
+
+    // Without the token it refuses.
+    let control: remote::ControlFile =
+        serde_json::from_str(&std::fs::read_to_string(remote::control_path(state.path())).unwrap()).unwrap();
+    let status = reqwest::get(format!("http://{}/ledger/records", control.addr)).await.unwrap().status();
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+
+    tx.send(true).unwrap();
+    server.await.unwrap();
+    assert!(!remote::control_path(state.path()).exists(), "the control file goes with the bot");
+}

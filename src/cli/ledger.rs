@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::domain::{PurchaseRecord, PurchaseState};
-use crate::ledger::Ledger;
+use crate::ledger::{remote, Ledger, LedgerError};
 
 #[derive(Debug, clap::Args)]
 pub struct LedgerArgs {
@@ -16,7 +16,7 @@ pub struct LedgerArgs {
     cmd: LedgerCmd,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum LedgerCmd {
     /// One line per purchase, oldest first: time (UTC), custom_id, strategy/rule, item, price seen,
     /// max price, debited, state.
@@ -28,7 +28,37 @@ pub enum LedgerCmd {
 pub async fn run(args: LedgerArgs) -> anyhow::Result<()> {
     let dir = args.state_dir.join("ledger");
     // sled is blocking I/O; keep it off the async workers.
-    tokio::task::spawn_blocking(move || run_blocking(&dir, &args.cmd)).await.context("the ledger task failed")?
+    let cmd = args.cmd.clone();
+    let local =
+        tokio::task::spawn_blocking(move || run_blocking(&dir, &cmd)).await.context("the ledger task failed")?;
+    match local {
+        // The bot is running and holds the database: ask it instead.
+        Err(e) if matches!(e.downcast_ref::<LedgerError>(), Some(LedgerError::Locked { .. })) => {
+            run_remote(&args.state_dir, &args.cmd).await
+        }
+        other => other,
+    }
+}
+
+async fn run_remote(state_dir: &Path, cmd: &LedgerCmd) -> anyhow::Result<()> {
+    match cmd {
+        LedgerCmd::List => {
+            let records: Vec<PurchaseRecord> = remote::ask(state_dir, "/ledger/records").await?;
+            for line in format_list(&records) {
+                println!("{line}");
+            }
+        }
+        LedgerCmd::Verify => {
+            let r: remote::ChainReport = remote::ask(state_dir, "/ledger/verify").await?;
+            println!(
+                "ledger at {} (read through the running skinbot): {} events, hash chain intact, head {}",
+                state_dir.join("ledger").display(),
+                r.events,
+                r.head
+            );
+        }
+    }
+    Ok(())
 }
 
 fn run_blocking(dir: &Path, cmd: &LedgerCmd) -> anyhow::Result<()> {

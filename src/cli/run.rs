@@ -90,8 +90,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "starting"
     );
 
-    let engine = Engine::new(Arc::new(config), strategies, Deps { client, ledger, clock: Arc::new(TokioClock::new()) });
+    let state_dir = config.state_dir.clone();
     let (tx, rx) = watch::channel(false);
+    // `skinbot ledger …` reads through the running bot (sled allows one process per database).
+    let ledger_endpoint = crate::ledger::remote::serve(ledger.clone(), &state_dir, rx.clone()).await?;
+    let engine = Engine::new(Arc::new(config), strategies, Deps { client, ledger, clock: Arc::new(TokioClock::new()) });
     // Limits and strategies can change while it runs: edit the files, they are picked up in seconds.
     tokio::spawn(reload::watch(sources, Arc::clone(&engine), Duration::from_secs(2), fingerprint, rx.clone()));
     let duration = args.duration_secs;
@@ -105,6 +108,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         std::process::exit(130);
     });
     engine.run(rx).await;
+    let _ = ledger_endpoint.await;
     engine.ledger().flush()?;
     println!("{}", engine.summary());
     if let Some(sb) = embedded {

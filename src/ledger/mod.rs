@@ -16,6 +16,7 @@ mod error;
 pub mod events;
 pub mod keys;
 mod prices;
+pub mod remote;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
