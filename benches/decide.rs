@@ -96,4 +96,44 @@ fn main() {
         black_box(check(candidates.clone(), &limits, &committed, None));
     });
     println!("guard {} candidates: {t:?}", candidates.len());
+
+    sandbox_price_lists(&names);
+}
+
+/// The sandbox holding a market of every name (about six listings each), answering both price lists
+/// to the typed client over loopback. Target: the full list (200k listings) in well under a second.
+fn sandbox_price_lists(names: &[String]) {
+    use skinbot::sandbox::{self, Catalog, Faults, SandboxConfig};
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut cfg = SandboxConfig::manual();
+        cfg.faults = Faults::none();
+        cfg.catalog = Catalog::from_names(names.iter().map(String::as_str), Game::Cs2);
+        let sb = sandbox::start(cfg, "127.0.0.1:0".parse().unwrap()).await.expect("sandbox starts");
+        let mut client_cfg = skinbot::exchange::ClientConfig::new(
+            sb.api_url(),
+            sb.shop_id(),
+            secrecy::SecretString::from(sb.secret().to_string()),
+        );
+        client_cfg.timeout = Duration::from_secs(60);
+        let client = skinbot::exchange::Client::new(client_cfg).unwrap();
+        let mut times = Vec::new();
+        let mut count = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            count = client.pricelist_full(Game::Cs2).await.expect("full price list").items.len();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!("sandbox market_pricelist full=1, {count} listings, fetched and parsed: {:?}", times[1]);
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            count = client.pricelist(Game::Cs2).await.expect("grouped price list").items.len();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!("sandbox market_pricelist grouped, {count} names, fetched and parsed: {:?}", times[1]);
+        sb.shutdown().await;
+    });
 }
