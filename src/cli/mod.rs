@@ -28,7 +28,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Print a project's websocket events as they arrive (purchases, offer statuses, balance).
     Events(events::EventsArgs),
-    /// Review the purchases in the ledger (while the bot is stopped).
+    /// Review the purchases in the ledger (also while the bot runs).
     Ledger(ledger::LedgerArgs),
     /// Run a local SkinsBack sandbox server (same API as the real one) on loopback.
     Sandbox(sandbox::SandboxArgs),
@@ -44,7 +44,7 @@ pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Under `run` the in-process sandbox is scenery: its own log would read like the bot's.
         let filter = match cli.command {
-            Command::Run(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn"),
+            Command::Run(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn,sandbox=warn"),
             _ => default.to_string(),
         };
         tracing_subscriber::EnvFilter::new(filter)

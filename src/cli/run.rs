@@ -8,7 +8,7 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
-use crate::config::Endpoint;
+use crate::config::{Config, Endpoint};
 use crate::engine::clock::TokioClock;
 use crate::engine::reload::{self, Sources};
 use crate::engine::{Deps, Engine};
@@ -36,7 +36,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let fingerprint = sources.fingerprint(&config);
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("failed to create the state folder {}", config.state_dir.display()))?;
-    let ledger = Ledger::open(&config.state_dir.join("ledger"))?;
+    let ledger = open_ledger(&config)?;
 
     // The embedded default: an in-process sandbox whose offers resolve `time_scale` times faster.
     let mut embedded = None;
@@ -142,4 +142,87 @@ async fn wait_for_stop(duration: Option<u64>) {
     }
     #[cfg(not(unix))]
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = timer => {} }
+}
+
+/// What a ledger's purchases belong to: the embedded sandbox (a new, empty market at every start) or
+/// one project on one API.
+fn identity(config: &Config) -> String {
+    match &config.exchange.endpoint {
+        Endpoint::Sandbox => EMBEDDED.to_string(),
+        Endpoint::Url(url) => format!("{url} shop {}", config.exchange.shop_id),
+    }
+}
+
+const EMBEDDED: &str = "embedded sandbox";
+
+/// Opens `<state>/ledger`, making sure it holds purchases of this exchange only. The embedded
+/// sandbox starts empty every time, so an earlier sandbox ledger is set aside (renamed, not
+/// deleted); a ledger of another exchange is never touched and the run is refused.
+fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
+    let dir = config.state_dir.join("ledger");
+    let want = identity(config);
+    let ledger = Ledger::open(&dir)?;
+    match ledger.identity()? {
+        Some(have) if have == want && want != EMBEDDED => Ok(ledger),
+        Some(have) if have == EMBEDDED && want == EMBEDDED => {
+            drop(ledger);
+            let aside = config.state_dir.join(format!("ledger-sandbox-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+            std::fs::rename(&dir, &aside).with_context(|| format!("failed to set the previous sandbox ledger aside as {}", aside.display()))?;
+            tracing::info!(previous = %aside.display(), "the embedded sandbox starts with an empty market; its previous ledger was set aside");
+            let ledger = Ledger::open(&dir)?;
+            ledger.set_identity(&want)?;
+            Ok(ledger)
+        }
+        Some(have) => anyhow::bail!(
+            "the ledger at {} holds purchases made on {have}, not on {want}; give this configuration its own [state] dir",
+            dir.display()
+        ),
+        None if ledger.list()?.is_empty() => {
+            ledger.set_identity(&want)?;
+            Ok(ledger)
+        }
+        None => anyhow::bail!("the ledger at {} does not say which exchange its purchases were made on; give this configuration its own [state] dir", dir.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    struct Env;
+    impl crate::config::SecretSource for Env {
+        fn var(&self, _: &str) -> Option<String> {
+            Some("s3cret".into())
+        }
+    }
+
+    #[test]
+    fn sandbox_and_live_purchases_never_share_a_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sandbox = Config::embedded_default();
+        sandbox.state_dir = dir.path().to_path_buf();
+        let first = open_ledger(&sandbox).unwrap();
+        let id = first.next_custom_id(chrono::Utc::now()).unwrap();
+        drop(first);
+        // A new embedded sandbox is a new, empty market: the old ledger is set aside, not deleted.
+        let second = open_ledger(&sandbox).unwrap();
+        assert!(second.list().unwrap().is_empty());
+        drop(second);
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("ledger-sandbox-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{id}");
+
+        // A live configuration pointed at the same state dir is refused, naming both.
+        let live_src = format!(
+            "[exchange]\napi_url = \"https://skinsback.com/api.php\"\nshop_id = \"1490\"\n[trade_link]\npartner = \"1\"\ntoken = \"AbCd1234\"\n[state]\ndir = \"{}\"\n",
+            dir.path().display()
+        );
+        let live = Config::parse(Path::new("live.toml"), &live_src, &Env).unwrap();
+        let e = open_ledger(&live).unwrap_err().to_string();
+        assert!(e.contains("embedded sandbox") && e.contains("https://skinsback.com/api.php shop 1490"), "{e}");
+    }
 }

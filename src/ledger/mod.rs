@@ -244,6 +244,25 @@ impl Ledger {
         self.db.flush().map(drop).map_err(|e| self.storage(e))
     }
 
+    /// Which exchange (and project) this ledger's purchases were made on, if recorded. Purchases of
+    /// two exchanges must never mix: their buy ids and custom ids mean nothing to each other.
+    pub fn identity(&self) -> Result<Option<String>, LedgerError> {
+        match self.meta.get(b"identity").map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(v) => String::from_utf8(v.to_vec()).map(Some).map_err(|e| LedgerError::Corrupt {
+                tree: "meta",
+                key: "identity".into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Records the exchange this ledger belongs to (flushed).
+    pub fn set_identity(&self, identity: &str) -> Result<(), LedgerError> {
+        self.meta.insert(b"identity", identity.as_bytes()).map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
     /// Notes that `game`'s price list was observed at `at`, and returns since when it has been observed
     /// without a gap longer than `max_gap`. Recorded prices only say when a price *changed*; this says
     /// over which time "no change recorded" really means "unchanged" (not "the bot was not running").
