@@ -563,6 +563,42 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_shows_the_defaults() {
+        let example = include_str!("../../skinbot.example.toml");
+        let c = Config::parse(Path::new("skinbot.example.toml"), example, &Env(HashMap::new())).unwrap();
+        let d = Config::embedded_default();
+        assert_eq!(c.budget, d.budget);
+        assert_eq!(c.exchange.endpoint, d.exchange.endpoint);
+        assert_eq!(
+            (
+                c.exchange.timeout,
+                c.exchange.connect_timeout,
+                c.exchange.requests_per_minute,
+                c.exchange.background_share_percent
+            ),
+            (
+                d.exchange.timeout,
+                d.exchange.connect_timeout,
+                d.exchange.requests_per_minute,
+                d.exchange.background_share_percent
+            )
+        );
+        let crons = |c: &Config| {
+            let s = &c.schedule;
+            [s.pricelist.as_str(), s.currencies.as_str(), s.balance.as_str(), s.poll.as_str()].map(str::to_string)
+        };
+        assert_eq!(crons(&c), crons(&d));
+        assert_eq!(
+            (c.orders.batch_size, &c.orders.games, c.orders.resolve_after),
+            (d.orders.batch_size, &d.orders.games, d.orders.resolve_after)
+        );
+        assert_eq!(
+            (c.sandbox.seed, c.sandbox.balance, c.sandbox.time_scale),
+            (d.sandbox.seed, d.sandbox.balance, d.sandbox.time_scale)
+        );
+    }
+
+    #[test]
     fn the_embedded_default_trades_on_the_sandbox() {
         let c = Config::embedded_default();
         assert_eq!(c.exchange.endpoint, Endpoint::Sandbox);
