@@ -30,7 +30,7 @@ use crate::domain::{Game, PurchaseRecord, PurchaseState, Rates, Usd};
 use crate::exchange::{wire, Client, ExchangeError};
 use crate::guard::{self, Committed, Limits};
 use crate::ledger::Ledger;
-use crate::strategy::decide::{decide, References, Snapshot, Tally};
+use crate::strategy::decide::{decide, weight, References, Snapshot, Tally, Totals};
 use crate::strategy::file::Strategy;
 use clock::Clock;
 use scheduler::JobStats;
@@ -70,6 +70,28 @@ impl Stats {
     }
 }
 
+/// All-time purchase counts, caught up from the ledger's event log before each decision instead of
+/// recounted from every purchase (a ledger grows for months; a tick runs every few seconds).
+#[derive(Debug, Default)]
+struct Book {
+    next_seq: u64,
+    weights: HashMap<crate::domain::CustomId, (bool, bool)>,
+    totals: Totals,
+}
+
+impl Book {
+    fn catch_up(&mut self, ledger: &Ledger) -> Result<(), crate::ledger::LedgerError> {
+        for event in ledger.events_from(self.next_seq) {
+            let event = event?;
+            let after = weight(&event.record.state);
+            let before = self.weights.insert(event.custom_id.clone(), after).unwrap_or((false, false));
+            self.totals.apply(&event.record.intent, before, after);
+            self.next_seq = event.seq + 1;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     rates: Option<Rates>,
@@ -79,6 +101,8 @@ struct Shared {
     debited_since_balance: Usd,
     /// Set after a fatal exchange error: nothing is bought until restart.
     halt: Option<String>,
+    /// When accepted offers were last checked for rollbacks.
+    last_rollback_sweep: Option<DateTime<Utc>>,
 }
 
 pub struct Engine {
@@ -89,6 +113,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     shared: Mutex<Shared>,
     trade_lock: tokio::sync::Mutex<()>,
+    book: Mutex<Book>,
     /// Set once shutdown is requested: orders already recorded but not yet sent are released.
     stopping: std::sync::atomic::AtomicBool,
     pub stats: Stats,
@@ -103,6 +128,7 @@ impl Engine {
             clock: deps.clock,
             shared: Mutex::new(Shared::default()),
             trade_lock: tokio::sync::Mutex::new(()),
+            book: Mutex::new(Book::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             stats: Stats::default(),
         })
@@ -333,12 +359,20 @@ impl Engine {
                 now
             }
         };
-        let records = match self.ledger.list() {
+        let (hour_start, day_start) = self.windows(now);
+        // Only today's purchases and the open ones matter here; all-time counts come from the book.
+        let records = match self.recent_records(day_start) {
             Ok(r) => r,
             Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
         };
-        let (hour_start, day_start) = self.windows(now);
-        let tally = Tally::from_records(&records, day_start);
+        let totals = {
+            let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = book.catch_up(&self.ledger) {
+                return tracing::error!(error = %e, "cannot read the ledger's event log; no decision this tick");
+            }
+            book.totals.clone()
+        };
+        let tally = Tally::from_parts(totals, &records, day_start);
         let rates = self.shared().rates.clone().unwrap_or_default();
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
         let decision = decide(&strategies, &snapshot, &rates, &tally, &refs);
@@ -376,7 +410,15 @@ impl Engine {
         executor::execute(self, &config, verdicts.approved, &rates).await;
     }
 
-    /// What the guard needs from the ledger and the last balance.
+    /// Purchases created since `day_start`, and every purchase still open.
+    fn recent_records(&self, day_start: DateTime<Utc>) -> Result<Vec<PurchaseRecord>, crate::ledger::LedgerError> {
+        let mut records = self.ledger.list_since(day_start)?;
+        let seen: std::collections::HashSet<_> = records.iter().map(|r| r.intent.custom_id.clone()).collect();
+        records.extend(self.ledger.open_purchases()?.into_iter().filter(|r| !seen.contains(&r.intent.custom_id)));
+        Ok(records)
+    }
+
+    /// What the guard needs from the ledger (today's and open purchases) and the last balance.
     fn committed(&self, records: &[PurchaseRecord], hour_start: DateTime<Utc>, day_start: DateTime<Utc>) -> Committed {
         let mut c = Committed::default();
         for r in records {
@@ -411,6 +453,16 @@ impl Engine {
             return Some("skinbot is stopping".into());
         }
         self.halted().map(|h| format!("trading halted: {h}"))
+    }
+
+    /// True at most every ten minutes: time to check accepted offers for rollbacks.
+    pub(crate) fn rollback_sweep_due(&self, now: DateTime<Utc>) -> bool {
+        let mut s = self.shared();
+        let due = s.last_rollback_sweep.is_none_or(|t| now - t >= chrono::Duration::minutes(10));
+        if due {
+            s.last_rollback_sweep = Some(now);
+        }
+        due
     }
 
     pub(crate) fn note_debit(&self, amount: Usd) {
@@ -534,6 +586,48 @@ impl References for LedgerReferences<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_book_caught_up_step_by_step_equals_a_full_recount() {
+        use crate::domain::{BuyId, Intent, ItemId, OfferStatus};
+        let ledger = Ledger::temporary().unwrap();
+        let mut book = Book::default();
+        let now = Utc::now();
+        let price = Usd::parse("1.00").unwrap();
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let intent = Intent {
+                custom_id: ledger.next_custom_id(now).unwrap(),
+                strategy: "s".into(),
+                rule: format!("r{}", i % 2),
+                game: Game::Cs2,
+                name: format!("item {}", i % 3),
+                item_id: Some(ItemId::new(i)),
+                price_seen: price,
+                max_price: price,
+            };
+            ids.push(intent.custom_id.clone());
+            ledger.record_intents(&[PurchaseRecord::new(intent, now, Rates::new(), "h".into())]).unwrap();
+        }
+        book.catch_up(&ledger).unwrap();
+        let bought = |offer| PurchaseState::Bought {
+            buy_id: BuyId::new(1),
+            item_id: ItemId::new(1),
+            debited: price,
+            offer,
+            tradeofferid: None,
+        };
+        ledger.transition(&ids[0], PurchaseState::NotBought { code: 5, reason: "gone".into() }, now, "").unwrap();
+        ledger.transition(&ids[1], bought(OfferStatus::CreatingTrade), now, "").unwrap();
+        book.catch_up(&ledger).unwrap();
+        ledger.transition(&ids[1], bought(OfferStatus::Canceled), now, "").unwrap();
+        ledger.transition(&ids[2], bought(OfferStatus::Accepted), now, "").unwrap();
+        ledger.transition(&ids[2], bought(OfferStatus::RollbackUser), now, "").unwrap();
+        ledger.transition(&ids[3], PurchaseState::Unknown { reason: "timeout".into() }, now, "").unwrap();
+        book.catch_up(&ledger).unwrap();
+        book.catch_up(&ledger).unwrap(); // nothing new: no change
+        assert_eq!(book.totals, Totals::from_records(&ledger.list().unwrap()));
+    }
 
     #[test]
     fn a_day_whose_midnight_does_not_exist_starts_at_its_first_hour() {

@@ -95,10 +95,20 @@ fn resolve_bought(engine: &Engine, r: &crate::domain::PurchaseRecord, info: &Pur
 /// Bought purchases whose offer is still moving: asks `market_getinfo(buy_ids)` and records changes.
 pub async fn follow_offers(engine: &Engine) {
     let now = engine.clock.now();
-    let records = match engine.ledger.list_since(now - ROLLBACK_WATCH) {
+    // Offers still moving are open purchases. Accepted ones can still be rolled back for a while;
+    // they are swept less often, as that is rare and the sweep reads more of the ledger.
+    let mut records = match engine.ledger.open_purchases() {
         Ok(r) => r,
         Err(e) => return tracing::error!(error = %e, "cannot read the ledger"),
     };
+    if engine.rollback_sweep_due(now) {
+        match engine.ledger.list_since(now - ROLLBACK_WATCH) {
+            Ok(recent) => records.extend(
+                recent.into_iter().filter(|r| matches!(&r.state, PurchaseState::Bought { offer, .. } if *offer == crate::domain::OfferStatus::Accepted)),
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot read the ledger"),
+        }
+    }
     let moving: Vec<_> = records
         .into_iter()
         .filter_map(|r| match &r.state {

@@ -192,7 +192,13 @@ fn check_event(seq: u64, value: &[u8], prev_hash: &str) -> Result<Event, LedgerE
 impl Ledger {
     /// The event log, oldest first, parsed but not verified (see [`Ledger::verify_chain`]).
     pub fn events(&self) -> impl Iterator<Item = Result<Event, LedgerError>> + '_ {
-        self.events.iter().map(move |item| {
+        self.events_from(0)
+    }
+
+    /// The events with a sequence number of `seq` or more, oldest first: how a reader that has seen
+    /// the log up to some point catches up without reading it all again.
+    pub fn events_from(&self, seq: u64) -> impl Iterator<Item = Result<Event, LedgerError>> + '_ {
+        self.events.range(super::keys::event_key(seq)..).map(move |item| {
             let (key, value) = item.map_err(|e| self.storage(e))?;
             serde_json::from_slice(&value).map_err(|e| LedgerError::Corrupt {
                 tree: "events",

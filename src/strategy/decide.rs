@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::file::{Reference, Rule, Strategy};
 use crate::domain::market_name::{self, MarketName};
-use crate::domain::{Game, ItemId, PurchaseRecord, PurchaseState, Rates, Usd};
+use crate::domain::{Game, Intent, ItemId, PurchaseRecord, PurchaseState, Rates, Usd};
 use crate::exchange::Listing;
 use crate::guard::Candidate;
 
@@ -47,60 +47,120 @@ impl Snapshot {
     }
 }
 
-/// What was already bought, counted the ways strategies limit themselves.
+/// All-time counts of purchases, the ways strategies limit themselves. Kept up to date
+/// incrementally by the engine (see [`Totals::apply`]) rather than recounted from the whole ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    strategy: HashMap<String, u32>,
+    rule: HashMap<(String, String), u32>,
+    item: HashMap<(String, String, String), u32>,
+    held: HashMap<(String, Game, String), u32>,
+}
+
+/// How one purchase counts: `counted` unless the exchange said nothing was bought; `held` (for
+/// restocking) unless its offer failed as well.
+pub fn weight(state: &PurchaseState) -> (bool, bool) {
+    match state {
+        PurchaseState::NotBought { .. } => (false, false),
+        PurchaseState::Bought { offer, .. } => (true, !offer.is_failure()),
+        PurchaseState::Pending | PurchaseState::Unknown { .. } => (true, true),
+    }
+}
+
+impl Totals {
+    /// Moves one purchase from weight `before` to weight `after` (see [`weight`]).
+    pub fn apply(&mut self, intent: &Intent, before: (bool, bool), after: (bool, bool)) {
+        self.apply_key(&intent.strategy, &intent.rule, intent.game, &intent.name, before, after);
+    }
+
+    fn apply_key(&mut self, s: &str, r: &str, game: Game, n: &str, before: (bool, bool), after: (bool, bool)) {
+        fn step<K: std::hash::Hash + Eq>(m: &mut HashMap<K, u32>, k: K, was: bool, is: bool) {
+            match (was, is) {
+                (false, true) => *m.entry(k).or_default() += 1,
+                (true, false) => {
+                    // A count that drops to zero goes, so equal counts compare equal.
+                    if let Some(n) = m.get_mut(&k) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            m.remove(&k);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (s, r, n) = (s.to_string(), r.to_string(), n.to_string());
+        step(&mut self.strategy, s.clone(), before.0, after.0);
+        step(&mut self.rule, (s.clone(), r.clone()), before.0, after.0);
+        step(&mut self.item, (s.clone(), r, n.clone()), before.0, after.0);
+        step(&mut self.held, (s, game, n), before.1, after.1);
+    }
+
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a PurchaseRecord>) -> Totals {
+        let mut t = Totals::default();
+        for r in records {
+            t.apply(&r.intent, (false, false), weight(&r.state));
+        }
+        t
+    }
+}
+
+/// What was already bought: all-time [`Totals`], today's counts, and the listings whose order is
+/// still open.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
+    totals: Totals,
     strategy_day: HashMap<String, u32>,
-    strategy_total: HashMap<String, u32>,
     rule_day: HashMap<(String, String), u32>,
-    rule_total: HashMap<(String, String), u32>,
     item_day: HashMap<(String, String, String), u32>,
-    item_total: HashMap<(String, String, String), u32>,
-    held: HashMap<(String, Game, String), u32>,
     /// Listings of orders whose outcome is still open: never asked for twice.
     open_listings: HashSet<ItemId>,
 }
 
 impl Tally {
-    /// Counts every purchase that was not refused by the exchange; `day_start` begins "today" in the
-    /// configured timezone. `held` (for restocking) leaves out offers that failed.
-    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a PurchaseRecord>, day_start: DateTime<Utc>) -> Tally {
-        let mut t = Tally::default();
-        for r in records {
-            let held = match &r.state {
-                PurchaseState::NotBought { .. } => continue,
-                PurchaseState::Bought { offer, .. } => !offer.is_failure(),
-                PurchaseState::Pending | PurchaseState::Unknown { .. } => {
-                    if let Some(id) = r.intent.item_id {
-                        t.open_listings.insert(id);
-                    }
-                    true
+    /// From every record (tests, small ledgers). `day_start` begins "today" in the configured timezone.
+    pub fn from_records<'a>(
+        records: impl IntoIterator<Item = &'a PurchaseRecord> + Clone,
+        day_start: DateTime<Utc>,
+    ) -> Tally {
+        let totals = Totals::from_records(records.clone());
+        Tally::from_parts(totals, records, day_start)
+    }
+
+    /// From the all-time `totals` and the records that can matter today: those created since
+    /// `day_start` and those still open (others are ignored).
+    pub fn from_parts<'a>(
+        totals: Totals,
+        recent: impl IntoIterator<Item = &'a PurchaseRecord>,
+        day_start: DateTime<Utc>,
+    ) -> Tally {
+        let mut t = Tally { totals, ..Tally::default() };
+        for r in recent {
+            if matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. }) {
+                if let Some(id) = r.intent.item_id {
+                    t.open_listings.insert(id);
                 }
-            };
-            let i = &r.intent;
-            t.add(&i.strategy, &i.rule, i.game, &i.name, r.created_at >= day_start, held);
+            }
+            if r.created_at >= day_start && weight(&r.state).0 {
+                let i = &r.intent;
+                *t.strategy_day.entry(i.strategy.clone()).or_default() += 1;
+                *t.rule_day.entry((i.strategy.clone(), i.rule.clone())).or_default() += 1;
+                *t.item_day.entry((i.strategy.clone(), i.rule.clone(), i.name.clone())).or_default() += 1;
+            }
         }
         t
     }
 
-    fn add(&mut self, strategy: &str, rule: &str, game: Game, name: &str, today: bool, held: bool) {
-        let rk = (strategy.to_string(), rule.to_string());
-        let ik = (strategy.to_string(), rule.to_string(), name.to_string());
-        *self.strategy_total.entry(strategy.to_string()).or_default() += 1;
-        *self.rule_total.entry(rk.clone()).or_default() += 1;
-        *self.item_total.entry(ik.clone()).or_default() += 1;
-        if today {
-            *self.strategy_day.entry(strategy.to_string()).or_default() += 1;
-            *self.rule_day.entry(rk).or_default() += 1;
-            *self.item_day.entry(ik).or_default() += 1;
-        }
-        if held {
-            *self.held.entry((strategy.to_string(), game, name.to_string())).or_default() += 1;
-        }
+    /// Counts a new candidate of this tick (today, held).
+    fn add(&mut self, s: &str, r: &str, game: Game, n: &str) {
+        self.totals.apply_key(s, r, game, n, (false, false), (true, true));
+        *self.strategy_day.entry(s.to_string()).or_default() += 1;
+        *self.rule_day.entry((s.to_string(), r.to_string())).or_default() += 1;
+        *self.item_day.entry((s.to_string(), r.to_string(), n.to_string())).or_default() += 1;
     }
 
     pub fn held(&self, strategy: &str, game: Game, name: &str) -> u32 {
-        self.held.get(&(strategy.to_string(), game, name.to_string())).copied().unwrap_or(0)
+        self.totals.held.get(&(strategy.to_string(), game, name.to_string())).copied().unwrap_or(0)
     }
 }
 
@@ -195,7 +255,7 @@ pub fn decide(
                         Room::NotThisRule => break 'names,
                     }
                     taken.insert(id);
-                    t.add(&s.name, &rule.name, snapshot.game, name, true, true);
+                    t.add(&s.name, &rule.name, snapshot.game, name);
                     out.candidates.push(Candidate {
                         strategy: s.name.clone(),
                         rule: rule.name.clone(),
@@ -256,14 +316,14 @@ fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
     };
     let full = |limit: Option<u32>, n: u32| limit.is_some_and(|l| n >= l);
     if full(s.limits.per_day, t.strategy_day.get(&s.name).copied().unwrap_or(0))
-        || full(s.limits.total, t.strategy_total.get(&s.name).copied().unwrap_or(0))
+        || full(s.limits.total, t.totals.strategy.get(&s.name).copied().unwrap_or(0))
         || full(rule.counts.per_day, get(&t.rule_day))
-        || full(rule.counts.total, get(&t.rule_total))
+        || full(rule.counts.total, get(&t.totals.rule))
     {
         return Room::NotThisRule;
     }
     if full(rule.counts.per_item_per_day, item(&t.item_day))
-        || full(rule.counts.per_item_total, item(&t.item_total))
+        || full(rule.counts.per_item_total, item(&t.totals.item))
         || full(rule.counts.keep, t.held(&s.name, game, name))
     {
         return Room::NotThisItem;
