@@ -264,6 +264,7 @@ async fn offers_are_followed_until_final() {
     engine.tick().await;
     sb.advance(Duration::from_secs(3600));
     engine.poll().await;
+    assert_eq!(engine.ledger().list().unwrap().len(), 4);
     for r in engine.ledger().list().unwrap() {
         match r.state {
             PurchaseState::Bought { offer, .. } => assert_eq!(offer, OfferStatus::Accepted),

@@ -177,6 +177,17 @@ impl Engine {
         if old.state_dir != config.state_dir {
             notes.push("[state] changed: restart skinbot to apply".to_string());
         }
+        if config.orders.resolve_after < old.exchange.timeout * 2 {
+            // Checked against the running timeout: the new one waits for a restart.
+            notes.push(format!(
+                "orders.resolve_after_secs kept at {} s: it must be at least twice the running request timeout",
+                old.orders.resolve_after.as_secs()
+            ));
+            config.orders.resolve_after = old.orders.resolve_after;
+        }
+        if old.exchange.connect_timeout != config.exchange.connect_timeout {
+            notes.push("[exchange] connect_timeout_ms changed: restart skinbot to apply".to_string());
+        }
         config.exchange = old.exchange.clone();
         config.schedule = old.schedule.clone();
         config.state_dir = old.state_dir.clone();

@@ -117,6 +117,10 @@ impl Params {
             if base.is_empty() {
                 continue;
             }
+            // PHP's max_input_nesting_level is 64; deeper keys are dropped (and cannot exhaust the stack).
+            if path.len() > 64 {
+                continue;
+            }
             let mut full = vec![Seg::Key(base)];
             full.extend(path);
             insert(&mut root, &full, value.into_owned());
@@ -231,7 +235,7 @@ fn insert(entries: &mut Vec<(String, Php)>, path: &[Seg], value: String) {
 }
 
 fn next_index(entries: &[(String, Php)]) -> u64 {
-    entries.iter().filter_map(|(k, _)| k.parse::<u64>().ok()).max().map_or(0, |m| m + 1)
+    entries.iter().filter_map(|(k, _)| k.parse::<u64>().ok()).max().map_or(0, |m| m.saturating_add(1))
 }
 
 #[cfg(test)]
@@ -259,6 +263,16 @@ mod tests {
         let scalars: Vec<_> = p.scalars().collect();
         assert_eq!(scalars, vec![("a", "x"), ("b", "12"), ("c", "12.5"), ("d", "1"), ("e", ""), ("f", "")]);
         assert!(p.get("g").is_some() && p.str("g").is_none());
+    }
+
+    #[test]
+    fn absurdly_deep_or_large_bracket_keys_do_not_crash() {
+        let deep = format!("a{}=1&b=2", "[]".repeat(100_000));
+        let p = Params::from_form(deep.as_bytes());
+        assert!(p.get("a").is_none());
+        assert_eq!(p.str("b"), Some("2"));
+        let p = Params::from_form(b"a[18446744073709551615]=1&a[]=2");
+        assert!(p.get("a").is_some());
     }
 
     #[test]
