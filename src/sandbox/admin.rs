@@ -59,12 +59,13 @@ async fn set_balance(State(app): State<Arc<Shared>>, Json(req): Json<SetBalance>
         _ => return bad_request("balance must be a decimal string such as \"250.00\""),
     };
     match parse_decimal(&text) {
-        Ok(d) if !d.is_sign_negative() => {
+        // Bounded far above any real balance, so sums and renderings can never overflow.
+        Ok(d) if !d.is_sign_negative() && d <= rust_decimal::Decimal::from(1_000_000_000_000u64) => {
             let mut st = app.sync();
             st.set_balance(Usd::new(d));
             Json(json!({ "balance": balance_text(st.balance().amount()) })).into_response()
         }
-        _ => bad_request(format!("`{text}` is not an amount of zero or more")),
+        _ => bad_request(format!("`{text}` is not an amount between 0 and 1000000000000")),
     }
 }
 

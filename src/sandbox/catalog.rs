@@ -173,8 +173,8 @@ fn entry(
     classid: Option<String>,
 ) -> Result<CatalogEntry, String> {
     let price = parse_decimal(price).map_err(|e| e.to_string())?;
-    if price <= Decimal::ZERO {
-        return Err(format!("price {price} must be more than zero"));
+    if price <= Decimal::ZERO || price > Decimal::from(100_000_000u64) {
+        return Err(format!("price {price} must be more than zero and at most 100000000"));
     }
     let count = match count {
         Some(c) => c.trim().parse::<u32>().map_err(|_| format!("count `{c}` is not a non-negative integer"))?,
