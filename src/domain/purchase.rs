@@ -49,6 +49,11 @@ impl PurchaseState {
         }
     }
 
+    /// The exchange has not told us yet whether anything was bought (pending or unknown).
+    pub fn is_unresolved(&self) -> bool {
+        matches!(self, PurchaseState::Pending | PurchaseState::Unknown { .. })
+    }
+
     /// Nothing more will happen to it.
     pub fn is_final(&self) -> bool {
         match self {

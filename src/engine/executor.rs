@@ -164,7 +164,7 @@ fn bought(engine: &Engine, intent: &Intent, p: &Purchase) {
 }
 
 fn rejected(engine: &Engine, intent: &Intent, reason: Rejection, code: i64, message: &str) {
-    if reason == Rejection::CustomIdAlreadyExists {
+    if !reason.nothing_bought() {
         // The exchange knows this custom_id: something was bought under it. Resolve, don't release.
         return unknown(engine, intent, format!("exchange says {code} {message}"));
     }

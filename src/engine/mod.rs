@@ -445,7 +445,7 @@ impl Engine {
                 let e = c.item_day.entry((r.intent.game, r.intent.name.clone())).or_default();
                 *e = e.checked_add(amount).unwrap_or(*e);
             }
-            if matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. }) {
+            if r.state.is_unresolved() {
                 c.open_reservations = c.open_reservations.checked_add(amount).unwrap_or(c.open_reservations);
             }
         }

@@ -21,10 +21,7 @@ pub async fn resolve_open(engine: &Engine) {
         Ok(list) => list,
         Err(e) => return tracing::error!(error = %e, "cannot read open purchases"),
     };
-    let unresolved: Vec<_> = open
-        .into_iter()
-        .filter(|r| matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. }))
-        .collect();
+    let unresolved: Vec<_> = open.into_iter().filter(|r| r.state.is_unresolved()).collect();
     let mut unheard = Vec::new();
     for chunk in unresolved.chunks(CHUNK) {
         let ids: Vec<CustomId> = chunk.iter().map(|r| r.intent.custom_id.clone()).collect();

@@ -1,5 +1,6 @@
 //! Decisions: a pure function of (market snapshot, reference prices, what was already bought,
-//! strategies, rates) → candidates for the guard. No I/O here, so every decision can be replayed.
+//! strategies, rates) → candidates for the guard. It does no I/O itself; reference prices come in
+//! through [`References`], so a test replays any decision with its own references.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -29,7 +30,7 @@ impl Snapshot {
         let mut parsed = HashMap::with_capacity(by_name.len());
         for (name, list) in by_name.iter_mut() {
             list.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-            // A name the parser cannot read can still be bought by exact name or pattern.
+            // Only names the parser reads can match (it reads every real market name).
             if let Ok(p) = market_name::parse(name) {
                 parsed.insert(name.clone(), p);
             }
@@ -136,7 +137,7 @@ impl Tally {
     ) -> Tally {
         let mut t = Tally { totals, ..Tally::default() };
         for r in recent {
-            if matches!(r.state, PurchaseState::Pending | PurchaseState::Unknown { .. }) {
+            if r.state.is_unresolved() {
                 if let Some(id) = r.intent.item_id {
                     t.open_listings.insert(id);
                 }
