@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rust_decimal::Decimal;
+use skinbot::domain::Listing;
 use skinbot::domain::{market_name, Game, ItemId, Rates, Usd};
-use skinbot::exchange::Listing;
 use skinbot::guard::{check, Committed, Limits};
 use skinbot::strategy::decide::{decide, NoHistory, Snapshot, Tally};
 use skinbot::strategy::file::load_all;
@@ -59,7 +59,6 @@ fn main() {
                 id: ItemId::new(i as u64 * 10 + k),
                 name: n.clone(),
                 price: Usd::new(Decimal::new(100 + (i as i64 * 37 + k as i64 * 11) % 50_000, 2)),
-                classid: None,
             })
         })
         .collect();

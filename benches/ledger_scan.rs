@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use skinbot::domain::{BuyId, Game, Intent, ItemId, OfferStatus, PurchaseRecord, PurchaseState, Rates, Usd};
+use skinbot::domain::{BuyId, Candidate, Game, Intent, ItemId, OfferStatus, PurchaseRecord, PurchaseState, Rates, Usd};
 use skinbot::ledger::Ledger;
 use skinbot::strategy::decide::Totals;
 
@@ -21,13 +21,16 @@ fn main() {
                 let at = start + Duration::seconds(k * 77);
                 let intent = Intent {
                     custom_id: ledger.next_custom_id(at).expect("id"),
-                    strategy: "restock-cases".into(),
-                    rule: "cheap cases".into(),
-                    game: Game::Cs2,
-                    name: format!("Item {}", k % 300),
-                    item_id: Some(ItemId::new(k as u64)),
-                    price_seen: price,
-                    max_price: price,
+                    candidate: Candidate {
+                        strategy: "restock-cases".into(),
+                        rule: "cheap cases".into(),
+                        priority: 0,
+                        game: Game::Cs2,
+                        name: format!("Item {}", k % 300),
+                        item_id: Some(ItemId::new(k as u64)),
+                        price_seen: price,
+                        max_price: price,
+                    },
                 };
                 PurchaseRecord::new(intent, at, Rates::new(), "hash".into())
             })
@@ -65,8 +68,8 @@ fn main() {
     let mut next = 0;
     for e in ledger.events_from(0) {
         let e = e.expect("event");
-        let after = skinbot::strategy::decide::weight(&e.record.state);
-        let before = weights.insert(e.custom_id.clone(), after).unwrap_or((false, false));
+        let after = e.record.state.weight();
+        let before = weights.insert(e.custom_id.clone(), after).unwrap_or_default();
         totals.apply(&e.record.intent, before, after);
         next = e.seq + 1;
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rust_decimal_macros::dec;
 use skinbot::config::{Config, SecretSource};
-use skinbot::domain::{Game, OfferStatus, PurchaseState, Usd};
+use skinbot::domain::{Candidate, Game, OfferStatus, PurchaseState, Usd};
 use skinbot::engine::clock::TokioClock;
 use skinbot::engine::{Deps, Engine};
 use skinbot::ledger::Ledger;
@@ -63,7 +63,7 @@ fn bought_names(engine: &Engine) -> Vec<String> {
         .unwrap()
         .into_iter()
         .filter(|r| matches!(r.state, PurchaseState::Bought { .. }))
-        .map(|r| r.intent.name)
+        .map(|r| r.intent.candidate.name)
         .collect();
     names.sort();
     names
@@ -292,7 +292,7 @@ async fn the_scheduler_runs_ticks_and_stops_cleanly_with_a_summary() {
     let ticks = engine.stats.ticks.runs.load(Ordering::Relaxed);
     assert!((4..=5).contains(&ticks), "ticks {ticks}");
     assert_eq!(bought_names(&engine).len(), 4);
-    assert!(engine.summary().contains("bought 4"));
+    assert!(skinbot::cli::summary::summary(&engine).contains("bought 4"));
 }
 
 #[tokio::test]
@@ -324,13 +324,16 @@ async fn pending_intents_left_by_a_crash_are_resolved_by_custom_id() {
     let now = chrono::Utc::now() - chrono::Duration::minutes(5);
     let intent = |cid: skinbot::domain::CustomId| Intent {
         custom_id: cid,
-        strategy: "shopping-list".into(),
-        rule: "rifles for the team".into(),
-        game: Game::Cs2,
-        name: "AK-47 | Redline (Field-Tested)".into(),
-        item_id: None,
-        price_seen: Usd::new(dec!(11.87)),
-        max_price: Usd::new(dec!(25)),
+        candidate: Candidate {
+            strategy: "shopping-list".into(),
+            rule: "rifles for the team".into(),
+            priority: 0,
+            game: Game::Cs2,
+            name: "AK-47 | Redline (Field-Tested)".into(),
+            item_id: None,
+            price_seen: Usd::new(dec!(11.87)),
+            max_price: Usd::new(dec!(25)),
+        },
     };
     // Two intents were flushed, then the process died: one request had reached the exchange, one had not.
     let sent = ledger.next_custom_id(now).unwrap();

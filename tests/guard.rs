@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use skinbot::domain::{Game, Usd};
+use skinbot::domain::{Candidate, Game, Usd};
 use skinbot::engine::window_starts;
-use skinbot::guard::{check, Candidate, Committed, Limits};
+use skinbot::guard::{check, Committed, Limits};
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -91,7 +91,7 @@ proptest! {
                     }
                 }
                 Step::Decide(wants) => {
-                    let (hour_start, day_start) = window_starts(now, tz);
+                    let skinbot::guard::Windows { hour_start, day_start } = window_starts(now, tz);
                     // What the engine derives from the ledger.
                     let live = |o: &&Order| !o.released;
                     let mut committed = Committed {

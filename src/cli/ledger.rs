@@ -126,7 +126,7 @@ pub fn format_list(records: &[PurchaseRecord]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BuyId, Game, Intent, ItemId, OfferStatus, Rates, Usd};
+    use crate::domain::{BuyId, Candidate, Game, Intent, ItemId, OfferStatus, Rates, Usd};
     use chrono::{TimeZone, Utc};
     use rust_decimal_macros::dec;
 
@@ -134,13 +134,16 @@ mod tests {
     fn list_lines_show_amounts_with_their_currency() {
         let intent = Intent {
             custom_id: "sb-20261126T234100Z-000042".parse().unwrap(),
-            strategy: "sniper".into(),
-            rule: "cheap-ak".into(),
-            game: Game::Cs2,
-            name: "AK-47 | Redline (Field-Tested)".into(),
-            item_id: None,
-            price_seen: Usd::new(dec!(12.5)),
-            max_price: Usd::new(dec!(13)),
+            candidate: Candidate {
+                strategy: "sniper".into(),
+                rule: "cheap-ak".into(),
+                priority: 0,
+                game: Game::Cs2,
+                name: "AK-47 | Redline (Field-Tested)".into(),
+                item_id: None,
+                price_seen: Usd::new(dec!(12.5)),
+                max_price: Usd::new(dec!(13)),
+            },
         };
         let at = Utc.with_ymd_and_hms(2026, 11, 26, 23, 41, 0).unwrap();
         let mut record = PurchaseRecord::new(intent, at, Rates::new(), "h".into());

@@ -6,6 +6,7 @@ pub mod events;
 pub mod ledger;
 pub mod run;
 pub mod sandbox;
+pub mod summary;
 
 #[derive(Debug, Parser)]
 #[command(

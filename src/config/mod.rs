@@ -4,6 +4,7 @@
 //!
 //! With no file at all, [`Config::embedded_default`] trades against an in-process sandbox.
 
+mod budget_limits;
 pub mod error;
 pub mod schedule;
 

@@ -40,6 +40,13 @@ impl Usd {
         self.0.checked_sub(other.0).map(Usd)
     }
 
+    /// Adds, saturating at the largest amount instead of failing: for running totals of what is
+    /// spent or reserved, where an absurd sum must stay absurd (and so refuse every order) rather
+    /// than drop a term.
+    pub fn saturating_add(self, other: Usd) -> Usd {
+        Usd(self.0.saturating_add(other.0))
+    }
+
     pub fn saturating_sub(self, other: Usd) -> Usd {
         Usd(self.0.saturating_sub(other.0))
     }

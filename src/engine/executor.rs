@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::Engine;
 use crate::config::Config;
-use crate::domain::{Intent, OfferStatus, PurchaseRecord, PurchaseState, Rates};
+use crate::domain::{Intent, PurchaseRecord, PurchaseState, Rates};
 use crate::exchange::{BatchItem, BuyOrder, BuyTarget, ExchangeError, Purchase, Rejection};
 use crate::guard::Approved;
 
@@ -15,24 +15,14 @@ pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, 
     let now = engine.clock.now();
     let mut records = Vec::with_capacity(approved.len());
     for a in approved {
-        let c = a.into_candidate();
         let custom_id = match engine.ledger.next_custom_id(now) {
             Ok(id) => id,
             Err(e) => return tracing::error!(error = %e, "cannot allocate a custom_id; nothing sent"),
         };
-        let intent = Intent {
-            custom_id,
-            strategy: c.strategy,
-            rule: c.rule,
-            game: c.game,
-            name: c.name,
-            item_id: c.item_id,
-            price_seen: c.price_seen,
-            max_price: c.max_price,
-        };
+        let intent = Intent { custom_id, candidate: a.into_candidate() };
         records.push(PurchaseRecord::new(intent, now, rates.clone(), config.hash.clone()));
     }
-    // Invariant 2: intents and reservations are on disk before any request leaves.
+    // Intent before send: intents and reservations are on disk before any request leaves.
     if let Err(e) = engine.ledger.record_intents(&records) {
         return tracing::error!(error = %e, "cannot record intents; nothing sent");
     }
@@ -210,9 +200,4 @@ fn transition(engine: &Engine, intent: &Intent, state: PurchaseState, detail: St
         // The record stays open (pending); reconciliation will ask the exchange about it.
         tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
     }
-}
-
-/// True for the statuses worth following after acceptance (rollbacks are possible for a while).
-pub(crate) fn still_moving(offer: &OfferStatus) -> bool {
-    !offer.is_final() || *offer == OfferStatus::Accepted
 }

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::Ordering;
 
-use super::executor::still_moving;
 use super::Engine;
 use crate::domain::{BuyId, CustomId, PurchaseState};
 use crate::exchange::PurchaseInfo;
@@ -109,7 +108,7 @@ pub async fn follow_offers(engine: &Engine) {
     let moving: Vec<_> = records
         .into_iter()
         .filter_map(|r| match &r.state {
-            PurchaseState::Bought { buy_id, offer, .. } if still_moving(offer) => {
+            PurchaseState::Bought { buy_id, offer, .. } if r.state.is_followed() => {
                 Some((r.intent.custom_id.clone(), *buy_id, offer.clone()))
             }
             _ => None,

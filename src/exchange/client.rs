@@ -182,20 +182,17 @@ impl Client {
         &self.config
     }
 
-    pub fn limiter(&self) -> Option<&Arc<Limiter>> {
-        self.limiter.as_ref()
-    }
-
     /// `market_pricelist`, grouped: the lowest price and the count of each name.
     pub async fn pricelist(&self, game: Game) -> Result<PriceList<PriceGroup>, ExchangeError> {
         let params = vec![("game", Param::Text(game.as_str().into()))];
         self.call("market_pricelist", params, Priority::Background).await
     }
 
-    /// `market_pricelist` with `full=1`: every listing with its id.
-    pub async fn pricelist_full(&self, game: Game) -> Result<PriceList<Listing>, ExchangeError> {
+    /// `market_pricelist` with `full=1`: every listing with its id, as domain listings.
+    pub async fn pricelist_full(&self, game: Game) -> Result<PriceList<crate::domain::Listing>, ExchangeError> {
         let params = vec![("game", Param::Text(game.as_str().into())), ("full", Param::Int(1))];
-        self.call("market_pricelist", params, Priority::Background).await
+        let list: PriceList<Listing> = self.call("market_pricelist", params, Priority::Background).await?;
+        Ok(list.map(crate::domain::Listing::from))
     }
 
     /// `market_search` by one name (`name`) or several (`names`).

@@ -120,6 +120,13 @@ pub struct Listing {
     pub classid: Option<String>,
 }
 
+/// The exchange's edge: a decoded listing becomes the domain's (its `classid` is not used by decisions).
+impl From<Listing> for crate::domain::Listing {
+    fn from(l: Listing) -> Self {
+        crate::domain::Listing { id: l.id, name: l.name, price: l.price }
+    }
+}
+
 /// One line of the grouped price list: the lowest price of a name and how many are on sale.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PriceGroup {
@@ -138,6 +145,13 @@ pub struct PriceList<T> {
     #[serde(default, deserialize_with = "lenient::opt_text")]
     pub last_update: Option<String>,
     pub items: Vec<T>,
+}
+
+impl<T> PriceList<T> {
+    /// The same list with each item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> PriceList<U> {
+        PriceList { last_update: self.last_update, items: self.items.into_iter().map(f).collect() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -8,23 +8,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::config::BudgetSettings;
-use crate::domain::{Game, Money, Rates, Usd};
+use chrono::{DateTime, Utc};
 
-/// Something a strategy wants to buy, before the guard has seen it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub strategy: String,
-    pub rule: String,
-    /// Higher goes first when the budget cannot cover all.
-    pub priority: i32,
-    pub game: Game,
-    pub name: String,
-    pub item_id: Option<crate::domain::ItemId>,
-    pub price_seen: Usd,
-    /// The most this order may cost; reserved against the budget.
-    pub max_price: Usd,
-}
+#[cfg(test)]
+use crate::domain::PurchaseState;
+use crate::domain::{Candidate, Game, PurchaseRecord, Usd};
 
 /// A candidate the guard approved. Only the guard makes these, so the executor cannot be handed
 /// an order that skipped the checks.
@@ -41,7 +29,8 @@ impl Approved {
     }
 }
 
-/// Limits in USD, converted from the configured currencies with the rates in force.
+/// Limits in USD, converted from the configured currencies with the rates in force (the config
+/// builds them: `BudgetSettings::limits`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Limits {
     pub per_order: Option<Usd>,
@@ -49,24 +38,6 @@ pub struct Limits {
     pub per_hour: Option<Usd>,
     pub per_day: Option<Usd>,
     pub balance_floor: Usd,
-}
-
-impl Limits {
-    pub fn from_settings(b: &BudgetSettings, rates: &Rates) -> Result<Limits, String> {
-        let conv = |m: &Option<Money>, what: &str| -> Result<Option<Usd>, String> {
-            m.as_ref().map(|m| m.to_usd(rates).map_err(|e| format!("{what} {m}: {e}"))).transpose()
-        };
-        Ok(Limits {
-            per_order: conv(&b.per_order, "per-order cap")?,
-            per_item_per_day: conv(&b.per_item_per_day, "per-item cap")?,
-            per_hour: conv(&b.per_hour, "hourly budget")?,
-            per_day: conv(&b.per_day, "daily budget")?,
-            balance_floor: b
-                .balance_floor
-                .to_usd(rates)
-                .map_err(|e| format!("balance floor {}: {e}", b.balance_floor))?,
-        })
-    }
 }
 
 /// What is already committed, from the ledger, and the project balance.
@@ -82,6 +53,56 @@ pub struct Committed {
     pub balance: Option<Usd>,
     /// Reserved for orders whose debit the fetched balance may not show yet (pending, unknown).
     pub open_reservations: Usd,
+}
+
+/// The project balance as last fetched, and what purchases debited since (the fetched amount does
+/// not show them yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastBalance {
+    pub amount: Usd,
+    pub fetched_at: DateTime<Utc>,
+    pub debited_since: Usd,
+}
+
+/// When the current hour and day began (configured timezone), as UTC instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    pub hour_start: DateTime<Utc>,
+    pub day_start: DateTime<Utc>,
+}
+
+/// The one place "what is already committed" is built: from the ledger's records (today's and the
+/// open ones; others are ignored), the window starts and the last balance. Each record counts what
+/// its state holds (the reservation while the outcome is open, the debit once bought). A balance
+/// older than `max_age` (at `now`) is no balance, so the guard refuses every order. Sums saturate:
+/// an absurd total refuses orders rather than drop a term.
+pub fn committed<'a>(
+    records: impl IntoIterator<Item = &'a PurchaseRecord>,
+    windows: Windows,
+    balance: Option<LastBalance>,
+    now: DateTime<Utc>,
+    max_age: chrono::Duration,
+) -> Committed {
+    let mut c = Committed::default();
+    for r in records {
+        let amount = r.committed();
+        if amount == Usd::ZERO {
+            continue;
+        }
+        if r.created_at >= windows.hour_start {
+            c.hour = c.hour.saturating_add(amount);
+        }
+        if r.created_at >= windows.day_start {
+            c.day = c.day.saturating_add(amount);
+            let e = c.item_day.entry((r.intent.game, r.intent.name.clone())).or_default();
+            *e = e.saturating_add(amount);
+        }
+        if r.state.is_unresolved() {
+            c.open_reservations = c.open_reservations.saturating_add(amount);
+        }
+    }
+    c.balance = balance.filter(|b| now - b.fetched_at <= max_age).map(|b| b.amount.saturating_sub(b.debited_since));
+    c
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,12 +190,11 @@ pub fn check(mut candidates: Vec<Candidate>, limits: &Limits, committed: &Commit
         );
         match verdict {
             Ok(()) => {
-                // Saturating is safe here: every sum was already checked against a cap below MAX.
-                hour = hour.checked_add(c.max_price).unwrap_or(hour);
-                day = day.checked_add(c.max_price).unwrap_or(day);
-                open = open.checked_add(c.max_price).unwrap_or(open);
+                hour = hour.saturating_add(c.max_price);
+                day = day.saturating_add(c.max_price);
+                open = open.saturating_add(c.max_price);
                 let e = item_day.entry((c.game, c.name.clone())).or_default();
-                *e = e.checked_add(c.max_price).unwrap_or(*e);
+                *e = e.saturating_add(c.max_price);
                 out.approved.push(Approved(c));
             }
             Err(reason) => out.refused.push(Refusal { candidate: c, reason }),
@@ -319,5 +339,73 @@ mod tests {
         assert_eq!(v.refused[0].reason, Reason::NoBalance);
         let v = check(vec![cand("A", dec!(5), 0)], &limits(), &funds(dec!(1000)), Some("fatal exchange error"));
         assert_eq!(v.refused[0].reason.kind(), "halted");
+    }
+
+    fn record(at: DateTime<Utc>, name: &str, max: rust_decimal::Decimal, state: PurchaseState) -> PurchaseRecord {
+        let intent = crate::domain::Intent {
+            custom_id: format!("sb-{name}-{}", at.timestamp()).parse().unwrap(),
+            candidate: cand(name, max, 0),
+        };
+        let mut r = PurchaseRecord::new(intent, at, crate::domain::Rates::new(), "h".into());
+        r.state = state;
+        r
+    }
+
+    fn bought(debited: rust_decimal::Decimal) -> PurchaseState {
+        PurchaseState::Bought {
+            buy_id: crate::domain::BuyId::new(1),
+            item_id: crate::domain::ItemId::new(1),
+            debited: usd(debited),
+            offer: crate::domain::OfferStatus::CreatingTrade,
+            tradeofferid: None,
+        }
+    }
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap() + chrono::Duration::minutes(minutes)
+    }
+
+    #[test]
+    fn committed_counts_reservations_and_debits_in_their_windows() {
+        let records = [
+            record(at(-120), "A", dec!(100), PurchaseState::Pending), // yesterday's hour, today
+            record(at(10), "A", dec!(10), PurchaseState::Unknown { reason: "timeout".into() }),
+            record(at(11), "B", dec!(20), bought(dec!(18.25))),
+            record(at(12), "B", dec!(30), PurchaseState::NotBought { code: 5, reason: "gone".into() }),
+        ];
+        let windows = Windows { hour_start: at(0), day_start: at(-600) };
+        let last = LastBalance { amount: usd(dec!(500)), fetched_at: at(5), debited_since: usd(dec!(18.25)) };
+        let c = committed(&records, windows, Some(last), at(13), chrono::Duration::minutes(30));
+        assert_eq!(c.hour, usd(dec!(28.25)));
+        assert_eq!(c.day, usd(dec!(128.25)));
+        assert_eq!(c.item_day[&(Game::Cs2, "A".to_string())], usd(dec!(110)));
+        assert_eq!(c.item_day[&(Game::Cs2, "B".to_string())], usd(dec!(18.25)));
+        assert_eq!(c.open_reservations, usd(dec!(110)));
+        assert_eq!(c.balance, Some(usd(dec!(481.75))));
+        // A balance older than its maximum age is no balance.
+        let c = committed(&records, windows, Some(last), at(36), chrono::Duration::minutes(30));
+        assert_eq!(c.balance, None);
+    }
+
+    #[test]
+    fn an_overflowing_sum_is_refused_not_dropped() {
+        // Two reservations whose sum exceeds what a Decimal holds: the total saturates instead of
+        // silently keeping only one of them, and the next order is refused.
+        // Each is more than half of what a Decimal holds: their sum does not fit. Dropping a term
+        // would leave room for more; saturating refuses.
+        let half_and_more = dec!(39614081257132168796771975177);
+        let records = [
+            record(at(1), "A", half_and_more, PurchaseState::Pending),
+            record(at(2), "B", half_and_more, PurchaseState::Pending),
+        ];
+        let windows = Windows { hour_start: at(0), day_start: at(0) };
+        let last = LastBalance { amount: usd(rust_decimal::Decimal::MAX), fetched_at: at(2), debited_since: Usd::ZERO };
+        let c = committed(&records, windows, Some(last), at(3), chrono::Duration::minutes(30));
+        assert_eq!(c.day, usd(rust_decimal::Decimal::MAX), "saturated, not the first term alone");
+        let open = Limits { per_day: Some(usd(rust_decimal::Decimal::MAX)), ..Limits::default() };
+        let v = check(vec![cand("C", dec!(5), 0)], &open, &c, None);
+        assert_eq!(v.refused.len(), 1, "{v:?}");
+        assert_eq!(v.refused[0].reason.kind(), "daily_budget");
     }
 }

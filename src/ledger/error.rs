@@ -56,7 +56,4 @@ pub enum LedgerError {
 
     #[error("time {at} is out of the ledger's range (1970 onwards)")]
     TimeOutOfRange { at: String },
-
-    #[error("amount overflow while summing {what}")]
-    Overflow { what: String },
 }

@@ -1,4 +1,4 @@
-//! The append-only, hash-chained event log (invariant 5).
+//! The append-only, hash-chained event log: every change of a purchase, in order, tamper-evident.
 //!
 //! Each event is stored as the JSON text of its body with `,"hash":"<64 hex>"` spliced in before the final
 //! `}`. The hash is SHA-256 over the previous event's hash (32 raw bytes; 32 zero bytes before the first

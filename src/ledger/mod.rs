@@ -30,7 +30,8 @@ pub use error::LedgerError;
 pub use events::{Event, EventKind};
 pub use prices::weighted_median;
 
-use crate::domain::{CustomId, Game, OfferStatus, PurchaseRecord, PurchaseState, Usd};
+use crate::domain::lifecycle::{Change, TransitionError};
+use crate::domain::{CustomId, Game, PurchaseRecord, PurchaseState, Usd};
 use events::Appender;
 use keys::{id_from_time_index_key, time_index_key, time_prefix};
 
@@ -64,20 +65,6 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-/// Optional narrowing of [`Ledger::committed_since_matching`]; the default matches every purchase.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CommitFilter<'a> {
-    pub strategy: Option<&'a str>,
-    pub item: Option<(Game, &'a str)>,
-}
-
-impl CommitFilter<'_> {
-    fn matches(&self, record: &PurchaseRecord) -> bool {
-        self.strategy.is_none_or(|s| record.intent.strategy == s)
-            && self.item.is_none_or(|(game, name)| record.intent.game == game && record.intent.name == name)
-    }
-}
-
 fn is_lock_error(e: &sled::Error) -> bool {
     // sled reports a held lock as a plain io error with this text (config.rs, `try_lock`).
     matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
@@ -101,69 +88,15 @@ pub(crate) fn decode_record(key: &[u8], value: &[u8]) -> Result<PurchaseRecord, 
     Ok(record)
 }
 
-/// What a requested state change does to a record.
-#[derive(Debug, PartialEq, Eq)]
-enum Change {
-    Apply,
-    NoOp,
-}
-
-/// The transition rules: anything may follow `pending` / `unknown`; a bought purchase stays bought, with
-/// the same buy id, item and debit, only its offer status moving on; a final state changes only
-/// `accepted` → `rollback_*`; repeating the current state (the same offer status, polled again) changes
-/// nothing.
-fn decide(record: &PurchaseRecord, to: &PurchaseState) -> Result<Change, LedgerError> {
-    let from = &record.state;
-    if from == to {
-        return Ok(Change::NoOp);
-    }
-    let custom_id = &record.intent.custom_id;
-    if let (
-        PurchaseState::Bought { buy_id, item_id, debited, offer, tradeofferid },
-        PurchaseState::Bought {
-            buy_id: new_buy,
-            item_id: new_item,
-            debited: new_debit,
-            offer: new_offer,
-            tradeofferid: new_trade,
-        },
-    ) = (from, to)
-    {
-        if (buy_id, item_id, debited) != (new_buy, new_item, new_debit) {
-            return Err(LedgerError::Conflict {
-                custom_id: custom_id.clone(),
-                reason: format!(
-                    "recorded as bought (buy_id {buy_id}, item {item_id}, debited {debited}); \
-                     refusing buy_id {new_buy}, item {new_item}, debited {new_debit}"
-                ),
-            });
+/// The lifecycle's verdict on a state change (see [`crate::domain::lifecycle`]), as a ledger error.
+fn check_transition(record: &PurchaseRecord, to: &PurchaseState) -> Result<Change, LedgerError> {
+    let custom_id = record.intent.custom_id.clone();
+    record.state.check_transition(to).map_err(|e| match e {
+        TransitionError::Conflict(reason) => LedgerError::Conflict { custom_id, reason },
+        TransitionError::Final { from, to } => {
+            LedgerError::FinalState { custom_id, from: from.to_string(), to: to.to_string() }
         }
-        if offer == new_offer {
-            return match (tradeofferid, new_trade) {
-                (_, None) => Ok(Change::NoOp),
-                (None, Some(_)) => Ok(Change::Apply),
-                (Some(old), Some(new)) if old == new => Ok(Change::NoOp),
-                (Some(old), Some(new)) => Err(LedgerError::Conflict {
-                    custom_id: custom_id.clone(),
-                    reason: format!("trade offer {old} is recorded; refusing trade offer {new}"),
-                }),
-            };
-        }
-        let rollback = matches!(new_offer, OfferStatus::RollbackUser | OfferStatus::RollbackSupplier);
-        if !from.is_final() || (*offer == OfferStatus::Accepted && rollback) {
-            return Ok(Change::Apply);
-        }
-    } else if let (PurchaseState::Bought { offer, .. }, false) = (from, from.is_final()) {
-        // The money left; only the trade offer can move on. Becoming pending / unknown / not bought would
-        // release a debit from the budget (invariant 4).
-        return Err(LedgerError::Conflict {
-            custom_id: custom_id.clone(),
-            reason: format!("bought (offer {offer}); refusing to record it as {}", to.label()),
-        });
-    } else if !from.is_final() {
-        return Ok(Change::Apply);
-    }
-    Err(LedgerError::FinalState { custom_id: custom_id.clone(), from: from.label().into(), to: to.label().into() })
+    })
 }
 
 impl Ledger {
@@ -337,7 +270,7 @@ impl Ledger {
         keys::custom_id(second, seq)
     }
 
-    /// Intent before send (invariant 2): records `records` (each pending, with its reservation) and their
+    /// Intent before send: records `records` (each pending, with its reservation) and their
     /// events in one transaction and flushes to disk before returning. Writes nothing if any custom id is
     /// already recorded or appears twice in `records`.
     pub fn record_intents(&self, records: &[PurchaseRecord]) -> Result<(), LedgerError> {
@@ -385,7 +318,7 @@ impl Ledger {
         self.flush()
     }
 
-    /// Moves a purchase to `state` (see the rules on [`decide`]), recording the transition and its event
+    /// Moves a purchase to `state` (see [`crate::domain::lifecycle`]), recording the transition and its event
     /// atomically, flushed. Repeating the current state returns the record unchanged.
     pub fn transition(
         &self,
@@ -404,7 +337,7 @@ impl Ledger {
                     Ok(r) => r,
                     Err(e) => return abort(e),
                 };
-                match decide(&record, &state) {
+                match check_transition(&record, &state) {
                     Err(e) => return abort(e),
                     Ok(Change::NoOp) => return Ok((record, false)),
                     Ok(Change::Apply) => {}
@@ -483,25 +416,6 @@ impl Ledger {
             }
         }
         Ok(out)
-    }
-
-    /// What purchases created at or after `since` count against the budget: reservations until released,
-    /// debits once bought (see [`PurchaseRecord::committed`]).
-    pub fn committed_since(&self, since: DateTime<Utc>) -> Result<Usd, LedgerError> {
-        self.committed_since_matching(since, CommitFilter::default())
-    }
-
-    /// [`Ledger::committed_since`] over the purchases of one strategy and/or one item.
-    pub fn committed_since_matching(&self, since: DateTime<Utc>, filter: CommitFilter<'_>) -> Result<Usd, LedgerError> {
-        let mut total = Usd::ZERO;
-        for record in self.list_since(since)? {
-            if filter.matches(&record) {
-                total = total
-                    .checked_add(record.committed())
-                    .ok_or_else(|| LedgerError::Overflow { what: format!("the amounts committed since {since}") })?;
-            }
-        }
-        Ok(total)
     }
 }
 

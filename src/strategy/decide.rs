@@ -8,9 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::file::{Reference, Rule, Strategy};
 use crate::domain::market_name::{self, MarketName};
-use crate::domain::{Game, Intent, ItemId, PurchaseRecord, PurchaseState, Rates, Usd};
-use crate::exchange::Listing;
-use crate::guard::Candidate;
+use crate::domain::{Candidate, Game, Intent, ItemId, Listing, PurchaseRecord, Rates, Usd, Weight};
 
 /// The market of one game at one instant: every listing by name, cheapest first.
 #[derive(Debug, Clone)]
@@ -58,23 +56,15 @@ pub struct Totals {
     held: HashMap<(String, Game, String), u32>,
 }
 
-/// How one purchase counts: `counted` unless the exchange said nothing was bought; `held` (for
-/// restocking) unless its offer failed as well.
-pub fn weight(state: &PurchaseState) -> (bool, bool) {
-    match state {
-        PurchaseState::NotBought { .. } => (false, false),
-        PurchaseState::Bought { offer, .. } => (true, !offer.is_failure()),
-        PurchaseState::Pending | PurchaseState::Unknown { .. } => (true, true),
-    }
-}
-
 impl Totals {
-    /// Moves one purchase from weight `before` to weight `after` (see [`weight`]).
-    pub fn apply(&mut self, intent: &Intent, before: (bool, bool), after: (bool, bool)) {
+    /// Moves one purchase from weight `before` to weight `after` (see [`PurchaseState::weight`]).
+    ///
+    /// [`PurchaseState::weight`]: crate::domain::PurchaseState::weight
+    pub fn apply(&mut self, intent: &Intent, before: Weight, after: Weight) {
         self.apply_key(&intent.strategy, &intent.rule, intent.game, &intent.name, before, after);
     }
 
-    fn apply_key(&mut self, s: &str, r: &str, game: Game, n: &str, before: (bool, bool), after: (bool, bool)) {
+    fn apply_key(&mut self, s: &str, r: &str, game: Game, n: &str, before: Weight, after: Weight) {
         fn step<K: std::hash::Hash + Eq>(m: &mut HashMap<K, u32>, k: K, was: bool, is: bool) {
             match (was, is) {
                 (false, true) => *m.entry(k).or_default() += 1,
@@ -91,16 +81,16 @@ impl Totals {
             }
         }
         let (s, r, n) = (s.to_string(), r.to_string(), n.to_string());
-        step(&mut self.strategy, s.clone(), before.0, after.0);
-        step(&mut self.rule, (s.clone(), r.clone()), before.0, after.0);
-        step(&mut self.item, (s.clone(), r, n.clone()), before.0, after.0);
-        step(&mut self.held, (s, game, n), before.1, after.1);
+        step(&mut self.strategy, s.clone(), before.counted, after.counted);
+        step(&mut self.rule, (s.clone(), r.clone()), before.counted, after.counted);
+        step(&mut self.item, (s.clone(), r, n.clone()), before.counted, after.counted);
+        step(&mut self.held, (s, game, n), before.held, after.held);
     }
 
     pub fn from_records<'a>(records: impl IntoIterator<Item = &'a PurchaseRecord>) -> Totals {
         let mut t = Totals::default();
         for r in records {
-            t.apply(&r.intent, (false, false), weight(&r.state));
+            t.apply(&r.intent, Weight::default(), r.state.weight());
         }
         t
     }
@@ -142,7 +132,7 @@ impl Tally {
                     t.open_listings.insert(id);
                 }
             }
-            if r.created_at >= day_start && weight(&r.state).0 {
+            if r.created_at >= day_start && r.state.weight().counted {
                 let i = &r.intent;
                 *t.strategy_day.entry(i.strategy.clone()).or_default() += 1;
                 *t.rule_day.entry((i.strategy.clone(), i.rule.clone())).or_default() += 1;
@@ -154,7 +144,7 @@ impl Tally {
 
     /// Counts a new candidate of this tick (today, held).
     fn add(&mut self, s: &str, r: &str, game: Game, n: &str) {
-        self.totals.apply_key(s, r, game, n, (false, false), (true, true));
+        self.totals.apply_key(s, r, game, n, Weight::default(), Weight { counted: true, held: true });
         *self.strategy_day.entry(s.to_string()).or_default() += 1;
         *self.rule_day.entry((s.to_string(), r.to_string())).or_default() += 1;
         *self.item_day.entry((s.to_string(), r.to_string(), n.to_string())).or_default() += 1;
@@ -346,7 +336,6 @@ mod tests {
             id: ItemId::new(*id),
             name: name.to_string(),
             price: Usd::parse(price).unwrap(),
-            classid: None,
         });
         Snapshot::new(Game::Cs2, Utc::now(), l)
     }
@@ -379,13 +368,16 @@ mod tests {
         // Listing 1 has an order whose outcome is open: it is not asked for again, and it counts.
         let intent = crate::domain::Intent {
             custom_id: "sb-1".parse().unwrap(),
-            strategy: "s".into(),
-            rule: "rule-1".into(),
-            game: Game::Cs2,
-            name: "Recoil Case".into(),
-            item_id: Some(ItemId::new(1)),
-            price_seen: Usd::parse("0.31").unwrap(),
-            max_price: Usd::parse("0.31").unwrap(),
+            candidate: Candidate {
+                strategy: "s".into(),
+                rule: "rule-1".into(),
+                priority: 0,
+                game: Game::Cs2,
+                name: "Recoil Case".into(),
+                item_id: Some(ItemId::new(1)),
+                price_seen: Usd::parse("0.31").unwrap(),
+                max_price: Usd::parse("0.31").unwrap(),
+            },
         };
         let rec = PurchaseRecord::new(intent, Utc::now(), Rates::new(), "h".into());
         let tally = Tally::from_records([&rec], Utc::now() - chrono::Duration::hours(1));

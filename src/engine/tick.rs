@@ -1,0 +1,255 @@
+//! The tick: one decision round. Price list → snapshot → strategies → guard → executor, reading from
+//! the ledger only what a decision needs (today's and the open purchases, all-time counts caught up
+//! from the event log).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+use super::{executor, Engine};
+use crate::domain::{CustomId, Game, PurchaseRecord, Weight};
+use crate::guard::{self, Windows};
+use crate::ledger::{Ledger, LedgerError};
+use crate::strategy::decide::{decide, References, Snapshot, Tally, Totals};
+
+/// All-time purchase counts, caught up from the ledger's event log before each decision instead of
+/// recounted from every purchase (a ledger grows for months; a tick runs every few seconds).
+#[derive(Debug, Default)]
+pub(super) struct Book {
+    next_seq: u64,
+    weights: HashMap<CustomId, Weight>,
+    totals: Totals,
+}
+
+impl Book {
+    fn catch_up(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
+        for event in ledger.events_from(self.next_seq) {
+            let event = event?;
+            let after = event.record.state.weight();
+            let before = self.weights.insert(event.custom_id.clone(), after).unwrap_or_default();
+            self.totals.apply(&event.record.intent, before, after);
+            self.next_seq = event.seq + 1;
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// One decision round for every configured game.
+    pub async fn tick(&self) {
+        if self.shared().rates.is_none() {
+            // Without rates only USD limits and prices can be checked; the guard refuses the rest.
+            self.refresh_rates().await;
+        }
+        let _g = self.trade_lock.lock().await;
+        if let Some(why) = self.halted() {
+            tracing::warn!(reason = %why, "tick skipped: trading is halted");
+            return;
+        }
+        let stale = {
+            let s = self.shared();
+            let max_age =
+                chrono::Duration::from_std(self.config().budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+            s.balance.is_none_or(|b| self.clock.now() - b.fetched_at > max_age)
+        };
+        if stale {
+            self.fetch_balance().await;
+        }
+        for game in self.config().orders.games.clone() {
+            self.tick_game(game).await;
+        }
+    }
+
+    async fn tick_game(&self, game: Game) {
+        // One configuration for the whole round, even if a reload lands meanwhile.
+        let (config, strategies) = self.live();
+        let listings = match self.client.pricelist_full(game).await {
+            Ok(list) => list.items,
+            Err(e) => return self.api_error("market_pricelist", &e),
+        };
+        let now = self.clock.now();
+        let snapshot = Snapshot::new(game, now, listings);
+        if let Err(e) = self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
+            tracing::warn!(error = %e, "could not record prices");
+        }
+        let observed_since = match self.ledger.observe(game, now, OBSERVATION_GAP) {
+            Ok(since) => since,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record the observation");
+                now
+            }
+        };
+        let windows = window_starts(now, config.schedule.timezone);
+        // Only today's purchases and the open ones matter here; all-time counts come from the book.
+        let records = match self.recent_records(windows.day_start) {
+            Ok(r) => r,
+            Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
+        };
+        let totals = {
+            let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = book.catch_up(&self.ledger) {
+                return tracing::error!(error = %e, "cannot read the ledger's event log; no decision this tick");
+            }
+            book.totals.clone()
+        };
+        let tally = Tally::from_parts(totals, &records, windows.day_start);
+        let rates = self.shared().rates.clone().unwrap_or_default();
+        let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
+        let decision = decide(&strategies, &snapshot, &rates, &tally, &refs);
+        for note in &decision.notes {
+            tracing::warn!("{note}");
+        }
+        self.stats.candidates.fetch_add(decision.candidates.len() as u64, Ordering::Relaxed);
+        let limits = match config.budget.limits(&rates) {
+            Ok(l) => l,
+            Err(e) => {
+                for _ in &decision.candidates {
+                    self.stats.refused("no_rate");
+                }
+                return tracing::warn!("no order this tick: cannot convert a limit to USD: {e}");
+            }
+        };
+        let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+        let balance = self.shared().balance;
+        let committed = guard::committed(&records, windows, balance, now, max_age);
+        let halt = self.halted();
+        let verdicts = guard::check(decision.candidates, &limits, &committed, halt.as_deref());
+        for r in &verdicts.refused {
+            self.stats.refused(r.reason.kind());
+            tracing::info!(strategy = %r.candidate.strategy, rule = %r.candidate.rule, item = %r.candidate.name, "refused: {}", r.reason);
+        }
+        tracing::info!(
+            game = %game,
+            listings = snapshot.listing_count(),
+            approved = verdicts.approved.len(),
+            refused = verdicts.refused.len(),
+            "tick"
+        );
+        if verdicts.approved.is_empty() {
+            return;
+        }
+        self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
+        executor::execute(self, &config, verdicts.approved, &rates).await;
+    }
+
+    /// Purchases created since `day_start`, and every purchase still open.
+    fn recent_records(&self, day_start: DateTime<Utc>) -> Result<Vec<PurchaseRecord>, LedgerError> {
+        let mut records = self.ledger.list_since(day_start)?;
+        let seen: std::collections::HashSet<_> = records.iter().map(|r| r.intent.custom_id.clone()).collect();
+        records.extend(self.ledger.open_purchases()?.into_iter().filter(|r| !seen.contains(&r.intent.custom_id)));
+        Ok(records)
+    }
+}
+
+/// Start of the current hour and of the current day in `tz`, as UTC instants.
+pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> Windows {
+    let local = now.with_timezone(&tz);
+    let hour = local
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    // The first instant of the local date: midnight, or the first hour after a DST gap that skips it.
+    let day = (0..=3)
+        .find_map(|h| tz.with_ymd_and_hms(local.year(), local.month(), local.day(), h, 0, 0).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(hour);
+    Windows { hour_start: hour, day_start: day }
+}
+
+/// Longest break between two price-list observations that still counts as watching the market
+/// continuously; after a longer one, the recorded history starts over as a reference.
+pub const OBSERVATION_GAP: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Reference prices from the ledger's recorded price history, trusted only over the time the market
+/// was really watched: a price recorded before downtime says nothing about the downtime.
+struct LedgerReferences<'a> {
+    ledger: &'a Ledger,
+    now: DateTime<Utc>,
+    observed_since: DateTime<Utc>,
+}
+
+impl References for LedgerReferences<'_> {
+    fn history_median(&self, game: Game, name: &str, window_hours: u32) -> Option<crate::domain::Usd> {
+        let window = chrono::Duration::try_hours(i64::from(window_hours))?;
+        // At least half the window must have been watched.
+        if self.now - self.observed_since < window / 2 {
+            return None;
+        }
+        let since = self.now.checked_sub_signed(window)?.max(self.observed_since);
+        self.ledger.median_price(game, name, since, self.now).ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_book_caught_up_step_by_step_equals_a_full_recount() {
+        use crate::domain::{BuyId, Candidate, Intent, ItemId, OfferStatus, PurchaseState, Rates, Usd};
+        let ledger = Ledger::temporary().unwrap();
+        let mut book = Book::default();
+        let now = Utc::now();
+        let price = Usd::parse("1.00").unwrap();
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let intent = Intent {
+                custom_id: ledger.next_custom_id(now).unwrap(),
+                candidate: Candidate {
+                    strategy: "s".into(),
+                    rule: format!("r{}", i % 2),
+                    priority: 0,
+                    game: Game::Cs2,
+                    name: format!("item {}", i % 3),
+                    item_id: Some(ItemId::new(i)),
+                    price_seen: price,
+                    max_price: price,
+                },
+            };
+            ids.push(intent.custom_id.clone());
+            ledger.record_intents(&[PurchaseRecord::new(intent, now, Rates::new(), "h".into())]).unwrap();
+        }
+        book.catch_up(&ledger).unwrap();
+        let bought = |offer| PurchaseState::Bought {
+            buy_id: BuyId::new(1),
+            item_id: ItemId::new(1),
+            debited: price,
+            offer,
+            tradeofferid: None,
+        };
+        ledger.transition(&ids[0], PurchaseState::NotBought { code: 5, reason: "gone".into() }, now, "").unwrap();
+        ledger.transition(&ids[1], bought(OfferStatus::CreatingTrade), now, "").unwrap();
+        book.catch_up(&ledger).unwrap();
+        ledger.transition(&ids[1], bought(OfferStatus::Canceled), now, "").unwrap();
+        ledger.transition(&ids[2], bought(OfferStatus::Accepted), now, "").unwrap();
+        ledger.transition(&ids[2], bought(OfferStatus::RollbackUser), now, "").unwrap();
+        ledger.transition(&ids[3], PurchaseState::Unknown { reason: "timeout".into() }, now, "").unwrap();
+        book.catch_up(&ledger).unwrap();
+        book.catch_up(&ledger).unwrap(); // nothing new: no change
+        assert_eq!(book.totals, Totals::from_records(&ledger.list().unwrap()));
+    }
+
+    #[test]
+    fn a_day_whose_midnight_does_not_exist_starts_at_its_first_hour() {
+        // Chile skipped 00:00-01:00 on 2024-09-08.
+        let tz: Tz = "America/Santiago".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2024, 9, 8, 18, 0, 0).unwrap(); // 15:00 local
+        let day = window_starts(now, tz).day_start;
+        assert_eq!(day, Utc.with_ymd_and_hms(2024, 9, 8, 4, 0, 0).unwrap()); // 01:00 local (UTC-3)
+    }
+
+    #[test]
+    fn windows_follow_the_configured_timezone() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 23, 30, 0).unwrap(); // 00:30 on the 27th in Berlin
+        let Windows { hour_start: hour, day_start: day } = window_starts(now, tz);
+        assert_eq!(hour, Utc.with_ymd_and_hms(2026, 11, 26, 23, 0, 0).unwrap());
+        assert_eq!(day, Utc.with_ymd_and_hms(2026, 11, 26, 23, 0, 0).unwrap());
+        let day_utc = window_starts(now, Tz::UTC).day_start;
+        assert_eq!(day_utc, Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap());
+    }
+}
