@@ -24,39 +24,39 @@ impl SecretSource for NoEnv {
     }
 }
 
-fn config(extra: &str) -> Config {
+pub(crate) fn config(extra: &str) -> Config {
     Config::parse(Path::new("test.toml"), extra, &NoEnv).unwrap()
 }
 
-fn example(file: &str) -> Vec<Strategy> {
+pub(crate) fn example(file: &str) -> Vec<Strategy> {
     load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies").join(file)]).unwrap()
 }
 
-fn strategy(text: &str) -> Vec<Strategy> {
+pub(crate) fn strategy(text: &str) -> Vec<Strategy> {
     vec![Strategy::parse(Path::new("inline.toml"), text).unwrap().unwrap()]
 }
 
-async fn setup(extra: &str, strategies: Vec<Strategy>) -> (Sandbox, Arc<Engine>) {
+pub(crate) async fn setup(extra: &str, strategies: Vec<Strategy>) -> (Sandbox, Arc<Engine>) {
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
     let engine = engine_for(&sb, extra, strategies);
     (sb, engine)
 }
 
-fn engine_for(sb: &Sandbox, extra: &str, strategies: Vec<Strategy>) -> Arc<Engine> {
+pub(crate) fn engine_for(sb: &Sandbox, extra: &str, strategies: Vec<Strategy>) -> Arc<Engine> {
     let deps = Deps { client: client(sb), ledger: Ledger::temporary().unwrap(), clock: Arc::new(TokioClock::new()) };
     Engine::new(Arc::new(config(extra)), strategies, deps)
 }
 
-fn engine_with_ledger(sb: &Sandbox, ledger: Ledger, strategies: Vec<Strategy>) -> Arc<Engine> {
+pub(crate) fn engine_with_ledger(sb: &Sandbox, ledger: Ledger, strategies: Vec<Strategy>) -> Arc<Engine> {
     let deps = Deps { client: client(sb), ledger, clock: Arc::new(TokioClock::new()) };
     Engine::new(Arc::new(config("")), strategies, deps)
 }
 
-fn buy_requests(sb: &Sandbox) -> usize {
+pub(crate) fn buy_requests(sb: &Sandbox) -> usize {
     requests_for(sb, "market_buy") + requests_for(sb, "market_batch_buy")
 }
 
-fn bought_names(engine: &Engine) -> Vec<String> {
+pub(crate) fn bought_names(engine: &Engine) -> Vec<String> {
     let mut names: Vec<String> = engine
         .ledger()
         .list()

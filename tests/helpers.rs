@@ -64,6 +64,11 @@ impl ManualClock {
         std::sync::Arc::new(ManualClock(std::sync::Mutex::new(chrono::Utc::now())))
     }
 
+    /// A clock standing at `t`.
+    pub fn at(t: chrono::DateTime<chrono::Utc>) -> std::sync::Arc<ManualClock> {
+        std::sync::Arc::new(ManualClock(std::sync::Mutex::new(t)))
+    }
+
     pub fn advance(&self, d: Duration) {
         let mut t = self.0.lock().unwrap();
         *t += chrono::Duration::from_std(d).unwrap();

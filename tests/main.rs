@@ -7,4 +7,5 @@ mod exchange;
 mod guard;
 mod ledger;
 mod market_names;
+mod money_safety;
 mod sandbox;

@@ -146,12 +146,11 @@ impl Engine {
 /// Start of the current hour and of the current day in `tz`, as UTC instants.
 pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> Windows {
     let local = now.with_timezone(&tz);
-    let hour = local
-        .with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
+    // Counted back from `now` rather than rebuilt from a local date and time: in the repeated hour
+    // of a DST change "02:00" names two instants, and chrono rightly answers neither.
+    let into_hour = chrono::Duration::seconds(i64::from(local.minute() * 60 + local.second()))
+        + chrono::Duration::nanoseconds(i64::from(local.nanosecond()));
+    let hour = now - into_hour;
     // The first instant of the local date: midnight, or the first hour after a DST gap that skips it.
     let day = (0..=3)
         .find_map(|h| tz.with_ymd_and_hms(local.year(), local.month(), local.day(), h, 0, 0).earliest())
@@ -251,5 +250,17 @@ mod tests {
         assert_eq!(day, Utc.with_ymd_and_hms(2026, 11, 26, 23, 0, 0).unwrap());
         let day_utc = window_starts(now, Tz::UTC).day_start;
         assert_eq!(day_utc, Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn the_repeated_hour_of_a_dst_change_starts_at_its_own_beginning() {
+        // Berlin, 2026-10-25: 02:00-03:00 local happens twice (CEST, then CET). An ambiguous local
+        // time has no single "02:00"; the window must still begin there, not at `now`.
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let first = Utc.with_ymd_and_hms(2026, 10, 25, 0, 30, 0).unwrap(); // 02:30 CEST
+        assert_eq!(window_starts(first, tz).hour_start, Utc.with_ymd_and_hms(2026, 10, 25, 0, 0, 0).unwrap());
+        let second = Utc.with_ymd_and_hms(2026, 10, 25, 1, 45, 10).unwrap(); // 02:45:10 CET
+        assert_eq!(window_starts(second, tz).hour_start, Utc.with_ymd_and_hms(2026, 10, 25, 1, 0, 0).unwrap());
+        assert_eq!(window_starts(second, tz).day_start, Utc.with_ymd_and_hms(2026, 10, 24, 22, 0, 0).unwrap());
     }
 }
