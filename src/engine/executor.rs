@@ -97,7 +97,7 @@ pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, 
                         used[i] = true;
                         bought(engine, &r.intent, p);
                     } else if let Some(u) = unavailable {
-                        rejected(engine, &r.intent, u.reason(), u.error_code, &u.error_message);
+                        refused(engine, &r.intent, u.error_code, &u.error_message);
                     } else {
                         unknown(engine, &r.intent, "market_batch_buy answered without this item".into());
                     }
@@ -122,7 +122,7 @@ pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, 
 /// Orders recorded but never sent: nothing reached the exchange, so their reservations go back.
 fn release_unsent(engine: &Engine, records: &[PurchaseRecord], why: &str) {
     for r in records {
-        rejected(engine, &r.intent, Rejection::Other, 0, &format!("not sent: {why}"));
+        released(engine, &r.intent, 0, &format!("not sent: {why}"));
     }
 }
 
@@ -153,11 +153,17 @@ fn bought(engine: &Engine, intent: &Intent, p: &Purchase) {
     transition(engine, intent, state, format!("bought for {}, buy_id {}", p.balance_debited_sum, p.buy_id));
 }
 
-fn rejected(engine: &Engine, intent: &Intent, reason: Rejection, code: i64, message: &str) {
-    if !reason.nothing_bought() {
-        // The exchange knows this custom_id: something was bought under it. Resolve, don't release.
+/// The exchange refused a buy: released only for a documented "nothing was bought" answer; anything
+/// else may hide a purchase and is resolved by `custom_id`.
+fn refused(engine: &Engine, intent: &Intent, code: i64, message: &str) {
+    if !Rejection::buy_bought_nothing(code, message) {
         return unknown(engine, intent, format!("exchange says {code} {message}"));
     }
+    released(engine, intent, code, message);
+}
+
+/// Nothing was bought: the reservation goes back.
+fn released(engine: &Engine, intent: &Intent, code: i64, message: &str) {
     engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
     tracing::info!(custom_id = %intent.custom_id, item = %intent.name, "not bought: {code} {message}");
     transition(
@@ -176,16 +182,12 @@ fn unknown(engine: &Engine, intent: &Intent, reason: String) {
 
 fn record_error(engine: &Engine, intent: &Intent, e: &ExchangeError) {
     match e {
-        ExchangeError::Rejected { reason, code, message, .. } => {
-            rejected(engine, intent, reason.clone(), *code, message)
-        }
+        ExchangeError::Rejected { code, message, .. } => refused(engine, intent, *code, message),
         // The exchange refused before doing anything.
-        ExchangeError::RateLimited { .. } => rejected(engine, intent, Rejection::Other, -7, "request_limit_reached"),
-        ExchangeError::Fatal { code, message, .. } => rejected(engine, intent, Rejection::Other, *code, message),
+        ExchangeError::RateLimited { .. } => released(engine, intent, -7, "request_limit_reached"),
+        ExchangeError::Fatal { code, message, .. } => released(engine, intent, *code, message),
         // Nothing reached the exchange.
-        ExchangeError::NotSent { reason, .. } => {
-            rejected(engine, intent, Rejection::Other, 0, &format!("not sent: {reason}"))
-        }
+        ExchangeError::NotSent { reason, .. } => released(engine, intent, 0, &format!("not sent: {reason}")),
         // It may have been bought: resolve, never buy again under a new id.
         ExchangeError::OutcomeUnknown { reason, .. } => unknown(engine, intent, reason.clone()),
         ExchangeError::Malformed { field, detail, .. } => {

@@ -129,7 +129,17 @@ pub enum Rejection {
 
 impl Rejection {
     pub fn from_token(code: i64, token: &str) -> Rejection {
-        match token {
+        Rejection::by_token(token).unwrap_or(match code {
+            -1 => Rejection::PleaseUsePost,
+            -5 => Rejection::InvalidMethod,
+            -6 => Rejection::MarketDisabled,
+            _ => Rejection::Other,
+        })
+    }
+
+    /// The documented reason this exact token names, if any.
+    fn by_token(token: &str) -> Option<Rejection> {
+        Some(match token {
             "please_use_post_method" => Rejection::PleaseUsePost,
             "invalid_method" => Rejection::InvalidMethod,
             "market_disabled" => Rejection::MarketDisabled,
@@ -146,18 +156,34 @@ impl Rejection {
             "offer_not_found" => Rejection::OfferNotFound,
             "missing_starting_or_ending" => Rejection::MissingStartingOrEnding,
             "invalid_game" => Rejection::InvalidGame,
-            _ => match code {
-                -1 => Rejection::PleaseUsePost,
-                -5 => Rejection::InvalidMethod,
-                -6 => Rejection::MarketDisabled,
-                _ => Rejection::Other,
-            },
-        }
+            _ => return None,
+        })
     }
 
-    /// True when the reason means "nothing was bought for this item": its reservation can be released.
-    pub fn nothing_bought(&self) -> bool {
-        !matches!(self, Rejection::CustomIdAlreadyExists)
+    /// The code the reference documents with this reason, for the buy methods (`market_buy`,
+    /// `market_batch_buy`); `None` for reasons a buy never answers with.
+    fn documented_buy_code(&self) -> Option<i64> {
+        Some(match self {
+            Rejection::PleaseUsePost => -1,
+            Rejection::InvalidMethod => -5,
+            Rejection::MarketDisabled => -6,
+            Rejection::MissingNameAndId | Rejection::MissingItems => 1,
+            Rejection::NameMinLength3 => 2,
+            Rejection::MissingPartnerOrToken => 3,
+            Rejection::InsufficientFunds => 4,
+            Rejection::SkinUnavailable => 5,
+            Rejection::SkinsNotFoundAtSpecifiedPrice => 6,
+            _ => return None,
+        })
+    }
+
+    /// True only when a buy was answered with a documented refusal — a documented message with its
+    /// documented code — that means nothing was bought, so the reservation can be released.
+    /// Anything else (a code this build does not know, a known code with an unexpected message,
+    /// `custom_id` already used) may hide a purchase: it is an unknown outcome, resolved by
+    /// `custom_id`.
+    pub fn buy_bought_nothing(code: i64, message: &str) -> bool {
+        Rejection::by_token(message).and_then(|r| r.documented_buy_code()) == Some(code)
     }
 }
 
@@ -187,5 +213,19 @@ mod tests {
         assert_eq!(e.rejection(), Some(&Rejection::OfferNotFound));
         let e = ExchangeError::from_api("market_buy", 99, "brand_new_error".into());
         assert!(e.to_string().contains("99 brand_new_error"));
+    }
+
+    #[test]
+    fn only_a_documented_refusal_means_nothing_was_bought() {
+        let released = Rejection::buy_bought_nothing;
+        assert!(released(6, "skins_not_found_at_specified_price"));
+        assert!(released(5, "skin_unavailable"));
+        assert!(released(4, "insufficient_funds"));
+        assert!(released(-6, "market_disabled"));
+        assert!(!released(7, "custom_id_already_exists"), "something was bought under that custom_id");
+        assert!(!released(7, "custom_id_exists"), "a known code with an unexpected message");
+        assert!(!released(99, "brand_new_error"), "an unknown code");
+        assert!(!released(5, "insufficient_funds"), "a documented message with another code");
+        assert!(!released(-6, "site_off"), "a standard code with an unexpected message");
     }
 }
