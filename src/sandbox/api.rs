@@ -25,7 +25,7 @@ use super::render::{self, balance_text, obj, success, J};
 use super::state::{Ceiling, Outcome, RequestRecord, State as Sb};
 use super::Shared;
 use crate::domain::{Game, ItemId};
-use crate::exchange::sign;
+use crate::signature;
 
 /// The rates `currencies` lists: units of each currency per 1 USD (reference §4.2, §8.14).
 const CURRENCIES: &[(&str, &str, &str)] = &[
@@ -285,8 +285,8 @@ fn authenticate(st: &Sb, params: &Params, headers: &HeaderMap) -> Result<(), Api
     }
     match params.str("sign") {
         Some(s)
-            if sign::verify(params.scalars(), &st.secret, s)
-                || params.literal_scalars().is_some_and(|l| sign::verify(l, &st.secret, s)) =>
+            if signature::verify(params.scalars(), &st.secret, s)
+                || params.literal_scalars().is_some_and(|l| signature::verify(l, &st.secret, s)) =>
         {
             Ok(())
         }

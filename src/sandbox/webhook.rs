@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::exchange::sign::{webhook_signature, websocket_signature};
+use crate::signature::{webhook_signature, websocket_signature};
 
 pub fn spawn(
     url: String,

@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use super::Shared;
-use crate::exchange::sign::websocket_signature;
+use crate::signature::websocket_signature;
 
 pub async fn handle(
     ws: WebSocketUpgrade,
