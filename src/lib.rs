@@ -42,5 +42,7 @@ pub mod guard;
 pub mod ledger;
 /// The simulated SkinsBack server: same API, in-process or standalone.
 pub mod sandbox;
+/// The request signature and websocket/webhook hashes, shared by client and sandbox so neither depends on the other.
+pub mod signature;
 /// Strategy files: rules that turn a market snapshot into buy intents.
 pub mod strategy;

@@ -1,5 +1,5 @@
 //! The sandbox at the HTTP level: raw requests (JSON and form bodies, signed by hand with
-//! `exchange::sign`), no client library. Time moves only through `advance` — no sleeps.
+//! `skinbot::signature`), no client library. Time moves only through `advance` — no sleeps.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +8,10 @@ use futures_util::{SinkExt, StreamExt};
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 use skinbot::domain::{Game, OfferStatus, Usd};
-use skinbot::exchange::sign;
 use skinbot::sandbox::{
     self, Catalog, FaultKind, Faults, MarketDynamics, OfferConfig, Outcome, RateLimit, Sandbox, SandboxConfig,
 };
+use skinbot::signature;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -38,7 +38,7 @@ fn http() -> reqwest::Client {
 async fn form(sb: &Sandbox, params: &[(&str, &str)], arrays: &[(&str, &str)]) -> Value {
     let mut all: Vec<(&str, &str)> = params.to_vec();
     all.push(("shopid", sb.shop_id()));
-    let s = sign::sign(all.iter().copied(), sb.secret());
+    let s = signature::sign(all.iter().copied(), sb.secret());
     all.push(("sign", &s));
     all.extend_from_slice(arrays);
     let resp = http().post(sb.api_url()).form(&all).send().await.expect("sent");
@@ -61,7 +61,7 @@ fn signed_json(sb: &Sandbox, mut body: Value) -> Value {
     body["shopid"] = json!(sb.shop_id());
     let scalars: Vec<(String, String)> =
         body.as_object().expect("object").iter().filter_map(|(k, v)| php_text(v).map(|t| (k.clone(), t))).collect();
-    body["sign"] = json!(sign::sign(scalars.iter().map(|(k, v)| (k.as_str(), v.as_str())), sb.secret()));
+    body["sign"] = json!(signature::sign(scalars.iter().map(|(k, v)| (k.as_str(), v.as_str())), sb.secret()));
     body
 }
 
@@ -214,8 +214,10 @@ async fn json_booleans_and_numbers_are_signed_as_php_sees_them() {
     assert!(v["items"][0]["id"].is_string());
     // … signing "true", as JS clients do, fails.
     let mut b = json!({"method":"market_pricelist","full":true,"shopid":sb.shop_id()});
-    b["sign"] =
-        json!(sign::sign([("method", "market_pricelist"), ("full", "true"), ("shopid", sb.shop_id())], sb.secret()));
+    b["sign"] = json!(signature::sign(
+        [("method", "market_pricelist"), ("full", "true"), ("shopid", sb.shop_id())],
+        sb.secret()
+    ));
     assert_error(&post_json(&sb, &b).await, -3, "invalid_signature");
     // A JSON float is signed as its literal text: 12.50 → "12.5".
     let id = sb.listings_named(CASE)[0].0.get();
@@ -226,7 +228,7 @@ async fn json_booleans_and_numbers_are_signed_as_php_sees_them() {
     // Both signatures are accepted, a third rendering is not.
     let id = sb.listings_named(CASE)[0].0.get();
     for (signed_as, ok) in [("12.50", true), ("12.5", true), ("12.500", false)] {
-        let sig = sign::sign(
+        let sig = signature::sign(
             [
                 ("method", "market_buy"),
                 ("shopid", sb.shop_id()),
@@ -977,7 +979,7 @@ async fn the_websocket_authenticates_with_md5_and_pushes_purchase_events() {
     let mut bad = connect(&sb, "0123").await;
     assert_eq!(next_json(&mut bad).await, json!({"event":"auth_failed"}));
 
-    let mut ws = connect(&sb, &sign::websocket_signature(sb.shop_id(), sb.secret())).await;
+    let mut ws = connect(&sb, &signature::websocket_signature(sb.shop_id(), sb.secret())).await;
     assert_eq!(next_json(&mut ws).await, json!({"event":"auth_success"}));
     ws.send(Message::Text("ping".into())).await.expect("ping");
     let pong =
@@ -1006,7 +1008,7 @@ async fn the_websocket_authenticates_with_md5_and_pushes_purchase_events() {
 #[tokio::test]
 async fn an_idle_websocket_is_closed_only_when_an_idle_timeout_is_configured() {
     let sb = start(|c| c.ws_idle_timeout = Some(Duration::from_millis(200))).await;
-    let mut ws = connect(&sb, &sign::websocket_signature(sb.shop_id(), sb.secret())).await;
+    let mut ws = connect(&sb, &signature::websocket_signature(sb.shop_id(), sb.secret())).await;
     assert_eq!(next_json(&mut ws).await["event"], "auth_success");
     let end = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("closed in time");
     assert!(matches!(end, Some(Ok(Message::Close(_))) | None), "{end:?}");
@@ -1039,8 +1041,8 @@ async fn webhooks_carry_each_event_with_an_hmac_sha256_signature() {
     for _ in 0..2 {
         let (sig, x_sign, body) =
             tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("in time").expect("delivered");
-        assert!(sign::verify_webhook(body.as_bytes(), sb.secret(), &sig), "bad signature on {body}");
-        assert_eq!(x_sign, sign::websocket_signature(sb.shop_id(), sb.secret()));
+        assert!(signature::verify_webhook(body.as_bytes(), sb.secret(), &sig), "bad signature on {body}");
+        assert_eq!(x_sign, signature::websocket_signature(sb.shop_id(), sb.secret()));
         let v: Value = serde_json::from_str(&body).expect("json body");
         events.push(v["event"].as_str().unwrap_or("").to_string());
     }
@@ -1056,7 +1058,7 @@ async fn in_real_time_a_scaled_clock_resolves_offers_without_anyone_calling() {
         c.offers = OfferConfig::always_accept();
     })
     .await;
-    let mut ws = connect(&sb, &sign::websocket_signature(sb.shop_id(), sb.secret())).await;
+    let mut ws = connect(&sb, &signature::websocket_signature(sb.shop_id(), sb.secret())).await;
     assert_eq!(next_json(&mut ws).await["event"], "auth_success");
     call(&sb, buy_body(REDLINE, "rt-1")).await;
     // 65 sandbox seconds are 65 ms here; the events say when, no sleeping.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::exchange::sign::websocket_signature;
+use crate::signature::websocket_signature;
 
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {

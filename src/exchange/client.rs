@@ -10,12 +10,12 @@ use serde_json::Value;
 
 use super::error::ExchangeError;
 use super::limiter::{Limiter, Priority};
-use super::sign;
 use super::wire::{
     self, Balance, BatchResult, CurrencyRate, HistoryPage, Items, Listing, PriceGroup, PriceList, Purchase,
     PurchaseInfo, ServerStatus,
 };
 use crate::domain::{BuyId, CustomId, Game, ItemId, TradeLink, Usd};
+use crate::signature as sign;
 
 /// How request parameters travel. Both are what public clients use; the server reads either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]

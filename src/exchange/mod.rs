@@ -4,7 +4,6 @@
 pub mod client;
 pub mod error;
 pub mod limiter;
-pub mod sign;
 pub mod wire;
 
 pub use client::{AuthMode, BatchItem, BodyEncoding, BuyOrder, BuyTarget, Client, ClientConfig};

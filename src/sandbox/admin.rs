@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::faults::Faults;
 use super::render::balance_text;
-use super::Shared;
+use super::shared::Shared;
 use crate::domain::money::parse_decimal;
 use crate::domain::{Game, Usd};
 

@@ -19,13 +19,13 @@ use rand::Rng;
 use rust_decimal::Decimal;
 
 use super::error::{self, ApiError};
-use super::faults::FaultKind;
+use super::faults::{FaultKind, Probability};
 use super::php::{Params, Php};
-use super::render::{self, balance_text, obj, success, J};
+use super::render::{self, balance_text, obj, success, Render, J};
+use super::shared::Shared;
 use super::state::{Ceiling, Outcome, RequestRecord, State as Sb};
-use super::Shared;
 use crate::domain::{Game, ItemId};
-use crate::exchange::sign;
+use crate::signature;
 
 /// The rates `currencies` lists: units of each currency per 1 USD (reference §4.2, §8.14).
 const CURRENCIES: &[(&str, &str, &str)] = &[
@@ -112,7 +112,7 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
         let mut st = app.lock();
         st.process_until(now);
         let limiter_now = app.clock.limiter_now();
-        dispatch(&mut st, &params, &headers, (now, limiter_now), plan.malformed, &mut rec.faults)
+        dispatch(&mut st, app.render, &params, &headers, (now, limiter_now), plan.malformed, &mut rec.faults)
     };
 
     if committed && plan.drop_after_commit {
@@ -171,7 +171,7 @@ impl FaultPlan {
             };
         }
         let rng = &mut st.fault_rng;
-        let mut chance = |rate: super::Probability| -> bool {
+        let mut chance = |rate: Probability| -> bool {
             if rate >= 1.0 {
                 true
             } else if rate > 0.0 {
@@ -198,11 +198,12 @@ fn dropped_connection() -> Response {
     Response::new(Body::from_stream(stream))
 }
 
-/// Runs one authenticated-or-not request against the state; `true` when money was spent.
-/// `times`: sandbox now and limiter now; `malformed`: the price list writes bad prices itself
-/// (it is pre-serialized, so it cannot be corrupted afterwards).
+/// Runs one authenticated-or-not request against the state and renders the answer with `r`; `true`
+/// when money was spent. `times`: sandbox now and limiter now; `malformed`: the price list writes bad
+/// prices itself (it is pre-serialized, so it cannot be corrupted afterwards).
 fn dispatch(
     st: &mut Sb,
+    r: Render,
     params: &Params,
     headers: &HeaderMap,
     times: (Duration, Duration),
@@ -247,16 +248,16 @@ fn dispatch(
         return (Reply::Err(error::MARKET_DISABLED), false);
     }
     match method {
-        "market_pricelist" => (pricelist(st, params, malformed), false),
-        "market_search" => (search(st, params), false),
-        "market_buy" => match buy(st, params, now) {
+        "market_pricelist" => (pricelist(st, r, params, malformed), false),
+        "market_search" => (search(st, r, params), false),
+        "market_buy" => match buy(st, r, params, now) {
             Ok(v) => (Reply::Ok(v), true),
             Err(e) => (Reply::Err(e), false),
         },
-        "market_batch_buy" => batch_buy(st, params, now),
-        "market_getinfo" => (getinfo(st, params), false),
-        "market_history" => (history(st, params), false),
-        "balance" => (Reply::Ok(balance(st)), false),
+        "market_batch_buy" => batch_buy(st, r, params, now),
+        "market_getinfo" => (getinfo(st, r, params), false),
+        "market_history" => (history(st, r, params), false),
+        "balance" => (Reply::Ok(balance(st, r)), false),
         "currencies" => (Reply::Ok(currencies()), false),
         _ => {
             if st.faults.unavailable.is_some() {
@@ -285,8 +286,8 @@ fn authenticate(st: &Sb, params: &Params, headers: &HeaderMap) -> Result<(), Api
     }
     match params.str("sign") {
         Some(s)
-            if sign::verify(params.scalars(), &st.secret, s)
-                || params.literal_scalars().is_some_and(|l| sign::verify(l, &st.secret, s)) =>
+            if signature::verify(params.scalars(), &st.secret, s)
+                || params.literal_scalars().is_some_and(|l| signature::verify(l, &st.secret, s)) =>
         {
             Ok(())
         }
@@ -306,8 +307,7 @@ fn game(params: &Params) -> Option<Game> {
     }
 }
 
-fn pricelist(st: &Sb, params: &Params, malformed: bool) -> Reply {
-    let r = st.render;
+fn pricelist(st: &Sb, r: Render, params: &Params, malformed: bool) -> Reply {
     let price = |p| if malformed { J::Str(render::NOT_A_NUMBER.into()) } else { r.money(p) };
     let full = params.truthy("full");
     let mut out = Vec::with_capacity(if full { st.market.listing_count() * 100 } else { 4096 });
@@ -356,8 +356,7 @@ fn pricelist(st: &Sb, params: &Params, malformed: bool) -> Reply {
 
 /// `name`: listings whose name contains it (case-insensitive, like a search box); `names`: listings
 /// of exactly those names. Both at least 3 characters.
-fn search(st: &Sb, params: &Params) -> Reply {
-    let r = st.render;
+fn search(st: &Sb, r: Render, params: &Params) -> Reply {
     let names: Vec<String> = match params.get("names") {
         Some(v) => v
             .values()
@@ -395,7 +394,7 @@ fn trade_link(params: &Params) -> Result<(&str, &str), ApiError> {
     }
 }
 
-fn buy(st: &mut Sb, params: &Params, now: Duration) -> Result<J, ApiError> {
+fn buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> Result<J, ApiError> {
     let id = params.non_empty("id");
     let name = params.non_empty("name");
     if id.is_none() && name.is_none() {
@@ -423,11 +422,11 @@ fn buy(st: &mut Sb, params: &Params, now: Duration) -> Result<J, ApiError> {
         (None, None) => return Err(error::MISSING_NAME_AND_ID),
     };
     let mut body = success(Vec::new());
-    body.extend(st.render.bought(st.purchase_at(idx)));
+    body.extend(r.bought(st.purchase_at(idx)));
     Ok(body)
 }
 
-fn batch_buy(st: &mut Sb, params: &Params, now: Duration) -> (Reply, bool) {
+fn batch_buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> (Reply, bool) {
     let items: Vec<&Php> = match params.get("items") {
         Some(v @ Php::Arr(_)) => v.values(),
         _ => Vec::new(),
@@ -442,7 +441,6 @@ fn batch_buy(st: &mut Sb, params: &Params, now: Duration) -> (Reply, bool) {
         Ok(l) => l,
         Err(e) => return (Reply::Err(e), false),
     };
-    let r = st.render;
     let mut purchased = Vec::new();
     let mut unavailable = Vec::new();
     for item in items {
@@ -476,8 +474,7 @@ fn batch_buy(st: &mut Sb, params: &Params, now: Duration) -> (Reply, bool) {
 }
 
 /// `buy_id` → one purchase, flat; else `buy_ids` / `custom_ids` → `items` (unknown ones left out).
-fn getinfo(st: &Sb, params: &Params) -> Reply {
-    let r = st.render;
+fn getinfo(st: &Sb, r: Render, params: &Params) -> Reply {
     if let Some(b) = params.non_empty("buy_id") {
         let found = b.parse::<u64>().ok().and_then(|id| st.purchase_by_buy_id(id));
         return match found {
@@ -519,8 +516,7 @@ fn getinfo(st: &Sb, params: &Params) -> Reply {
     Reply::Ok(success(vec![("items", J::Arr(found))]))
 }
 
-fn history(st: &Sb, params: &Params) -> Reply {
-    let r = st.render;
+fn history(st: &Sb, r: Render, params: &Params) -> Reply {
     let bound = |k: &str| params.non_empty(k).and_then(|s| s.parse::<u64>().ok());
     let (Some(starting), Some(ending)) = (bound("starting"), bound("ending")) else {
         return Reply::Err(error::MISSING_STARTING_OR_ENDING);
@@ -541,27 +537,26 @@ fn history(st: &Sb, params: &Params) -> Reply {
     ]))
 }
 
-fn in_currencies(st: &Sb, usd: Decimal) -> J {
+fn in_currencies(r: Render, usd: Decimal) -> J {
     J::Obj(
         CURRENCIES
             .iter()
             .map(|(code, _, rate)| {
                 let rate: Decimal = rate.parse().unwrap_or(Decimal::ONE);
-                (*code, st.render.num_text(balance_text(usd * rate)))
+                (*code, r.num_text(balance_text(usd * rate)))
             })
             .collect(),
     )
 }
 
-fn balance(st: &Sb) -> J {
-    let r = st.render;
+fn balance(st: &Sb, r: Render) -> J {
     success(vec![
         ("balance", r.balance(st.balance().amount())),
-        ("balance_in_currencies", in_currencies(st, st.balance().amount())),
+        ("balance_in_currencies", in_currencies(r, st.balance().amount())),
         ("deals_sum", r.balance(st.deals_sum())),
-        ("deals_sum_in_currencies", in_currencies(st, st.deals_sum())),
+        ("deals_sum_in_currencies", in_currencies(r, st.deals_sum())),
         ("withdraw_sum", r.balance(st.withdraw_sum())),
-        ("withdraw_sum_in_currencies", in_currencies(st, st.withdraw_sum())),
+        ("withdraw_sum_in_currencies", in_currencies(r, st.withdraw_sum())),
     ])
 }
 

@@ -1,7 +1,6 @@
 //! Everything a sandbox can be told at start. All of it has a default that behaves like a calm,
 //! healthy SkinsBack; tests and the CLI change only what they need.
 
-use crate::sandbox::Probability;
 use std::time::Duration;
 
 use rust_decimal_macros::dec;
@@ -9,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::Catalog;
 use super::clock::ClockMode;
-use super::faults::Faults;
+use super::faults::{Faults, Probability};
 use crate::domain::Usd;
 
 #[derive(Debug, Clone)]

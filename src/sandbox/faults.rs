@@ -2,11 +2,13 @@
 //! or at run time (`Sandbox::set_faults`, `POST /sandbox/faults`). Which request a fractional fault
 //! hits is drawn from a seeded generator, so a run is reproducible; `1.0` hits every request.
 
-use crate::sandbox::Probability;
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// A probability or a fraction of requests, in `0.0..=1.0`. Never money: amounts are `Usd`.
+pub type Probability = f64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -23,13 +23,15 @@ mod events;
 pub mod faults;
 mod market;
 mod php;
+mod purchase;
 mod render;
+mod shared;
 mod state;
 mod webhook;
 mod ws;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -41,62 +43,18 @@ use tokio::task::JoinHandle;
 pub use catalog::{Catalog, CatalogEntry, CatalogError};
 pub use clock::ClockMode;
 pub use config::{MarketDynamics, OfferConfig, SandboxConfig};
-pub use faults::{FaultKind, Faults, RateLimit};
+pub use faults::{FaultKind, Faults, Probability, RateLimit};
 pub use php::{Params, Php};
-pub use state::{Outcome, RequestRecord, SandboxPurchase};
+pub use purchase::SandboxPurchase;
+pub use state::{Outcome, RequestRecord};
 
 use crate::domain::{Game, ItemId, Usd};
 
-/// A probability or a fraction of requests, in `0.0..=1.0`. Never money: amounts are `Usd`.
-pub type Probability = f64;
 use clock::Clock;
 use events::Hub;
+use render::Render;
+use shared::{stopped, Shared};
 use state::State;
-
-/// What handlers share.
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    clock: Clock,
-    shutdown: watch::Receiver<bool>,
-    /// Fixed at start; copies outside the lock for cheap reads.
-    shop_id: String,
-    secret: String,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave money half-moved (every method mutates after
-        // its checks), so the state stays usable.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The state with everything due up to now applied.
-    fn sync(&self) -> MutexGuard<'_, State> {
-        let now = self.clock.now();
-        let mut st = self.lock();
-        st.process_until(now);
-        st
-    }
-
-    fn advance(&self, d: Duration) {
-        self.clock.advance(d);
-        drop(self.sync());
-    }
-
-    /// Sleeps, but wakes early on shutdown (hung requests must not hold the server open).
-    async fn sleep(&self, d: Duration) {
-        tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            _ = stopped(self.shutdown.clone()) => {}
-        }
-    }
-}
-
-/// Resolves once shutdown was requested (or the sandbox is gone). Returns `()` so no watch guard
-/// (not `Send`) lives across an await in the callers' `select!`.
-pub(crate) async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
-}
 
 /// A running sandbox. Dropping it without [`Sandbox::shutdown`] leaves the server task running until
 /// the runtime ends.
@@ -120,13 +78,15 @@ pub async fn start(config: SandboxConfig, addr: SocketAddr) -> anyhow::Result<Sa
         None => None,
     };
     let clock = Clock::new(config.clock, config.start_time);
-    let state = State::new(&config, clock.now(), Hub::new(webhook_tx));
+    let render = Render { numbers: config.numbers_as_json };
+    let state = State::new(&config, clock.now(), Hub::new(render, webhook_tx));
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         clock,
         shutdown: stop_rx.clone(),
         shop_id: config.shop_id.clone(),
         secret: config.secret.clone(),
+        render,
     });
 
     let app = Router::new()
@@ -240,11 +200,6 @@ impl Sandbox {
     /// Changes how future offers resolve (offers already made keep their planned path).
     pub fn set_offer_config(&self, offers: OfferConfig) {
         self.shared.lock().offers = offers;
-    }
-
-    pub fn set_market_dynamics(&self, dynamics: MarketDynamics) {
-        let now = self.shared.clock.now();
-        self.shared.sync().set_dynamics(dynamics, now);
     }
 
     /// Moves sandbox time forward and, before returning, applies every market step and offer

@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 use serde_json::Number;
 
 use super::market::ListingView;
-use super::state::SandboxPurchase;
+use super::purchase::SandboxPurchase;
 use crate::domain::Usd;
 
 /// A JSON value whose objects keep their field order, as PHP's `json_encode` does (`status`
@@ -181,6 +181,11 @@ impl Render {
             ("custom_id", p.custom_id.clone().into()),
             ("error_reason", J::Null),
         ])
+    }
+
+    /// The `balance_change` event's data.
+    pub(crate) fn balance_change(&self, balance: Decimal) -> J {
+        obj([("balance_value", self.balance(balance))])
     }
 
     pub fn status_change(&self, p: &SandboxPurchase) -> J {

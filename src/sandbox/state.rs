@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use super::config::{MarketDynamics, OfferConfig, SandboxConfig};
 use super::error::{self, ApiError};
-use super::events::Hub;
-use super::faults::{FaultKind, Faults, RateLimiter};
+use super::events::{Event, Hub};
+use super::faults::{FaultKind, Faults, Probability, RateLimiter};
 use super::market::Market;
-use super::render::{obj, Render};
+use super::purchase::SandboxPurchase;
 use crate::domain::{BuyId, Game, ItemId, OfferStatus, TradeLink, Usd};
 
 /// SteamID64 of account id 0; a trade URL's `partner` is the offset from it.
@@ -24,31 +24,6 @@ const STEAMID64_BASE: u64 = 76_561_197_960_265_728;
 
 /// Most market steps one catch-up simulates; a longer jump fast-forwards the rest.
 const MAX_STEPS_PER_CATCH_UP: u32 = 10_000;
-
-/// A purchase as the sandbox keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SandboxPurchase {
-    /// The listing that was bought.
-    pub id: ItemId,
-    pub buy_id: BuyId,
-    pub custom_id: Option<String>,
-    pub name: String,
-    pub game: Game,
-    pub classid: String,
-    pub price: Usd,
-    /// Taken from the balance at purchase.
-    pub debited: Usd,
-    /// Given back after a failed offer (zero otherwise).
-    pub refunded: Usd,
-    pub offer_status: OfferStatus,
-    /// Every status with the sandbox time (Unix seconds) it was reached, in order.
-    pub history: Vec<(u64, OfferStatus)>,
-    pub steamid: String,
-    /// Set once the offer exists (`waiting_accept`).
-    pub tradeofferid: Option<String>,
-    /// Purchase time, Unix seconds.
-    pub date: u64,
-}
 
 /// What became of one request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,7 +89,6 @@ impl Ceiling {
 pub struct State {
     pub shop_id: String,
     pub secret: String,
-    pub render: Render,
     pub batch_max: usize,
     pub history_page: usize,
     pub offers: OfferConfig,
@@ -154,7 +128,6 @@ impl State {
         State {
             shop_id: config.shop_id.clone(),
             secret: config.secret.clone(),
-            render: Render { numbers: config.numbers_as_json },
             batch_max: config.batch_max,
             history_page: config.history_page.max(1),
             offers: config.offers.clone(),
@@ -208,7 +181,7 @@ impl State {
     }
 
     fn emit_balance(&self) {
-        self.hub.emit("balance_change", obj([("balance_value", self.render.balance(self.balance))]));
+        self.hub.emit(Event::BalanceChange(self.balance));
     }
 
     // ---- purchases ----
@@ -314,7 +287,7 @@ impl State {
         let token_ok = TradeLink::new(partner, token).is_ok();
         self.plan_offer(idx, token_ok, now);
         tracing::info!(target: "sandbox", buy_id = %buy_id, item = %id, price = %sold.price, "bought");
-        self.hub.emit("buy_item", self.render.bought(&self.purchases[idx]));
+        self.hub.emit(Event::BuyItem(&self.purchases[idx]));
         self.emit_balance();
         Ok(idx)
     }
@@ -323,7 +296,7 @@ impl State {
     /// outcome, so one purchase's fate never shifts another's.
     fn plan_offer(&mut self, idx: usize, token_ok: bool, now: Duration) {
         let o = self.offers.clone();
-        let (r1, r2, r3): (super::Probability, super::Probability, super::Probability) =
+        let (r1, r2, r3): (Probability, Probability, Probability) =
             (self.offer_rng.random(), self.offer_rng.random(), self.offer_rng.random());
         let created = now.saturating_add(o.create_after);
         let first = if !token_ok || r1 < o.p_invalid_trade_token {
@@ -388,7 +361,7 @@ impl State {
             p.refunded = amount;
         }
         tracing::info!(target: "sandbox", buy_id = %p.buy_id, status = %status, refund, "offer status");
-        self.hub.emit("status_change", self.render.status_change(&self.purchases[idx]));
+        self.hub.emit(Event::StatusChange(&self.purchases[idx]));
         if refund {
             self.balance += amount.amount();
             self.withdraw_sum -= amount.amount();
@@ -422,12 +395,6 @@ impl State {
                 }
             }
         }
-    }
-
-    /// Changes the market dynamics; a stopped market starts stepping from `now`.
-    pub fn set_dynamics(&mut self, d: MarketDynamics, now: Duration) {
-        self.next_market_step = (!d.step.is_zero()).then(|| now.saturating_add(d.step));
-        self.dynamics = d;
     }
 
     // ---- request log ----

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::exchange::sign::{webhook_signature, websocket_signature};
+use super::shared::stopped;
+use crate::signature::{webhook_signature, websocket_signature};
 
 pub fn spawn(
     url: String,
@@ -29,7 +30,7 @@ pub fn spawn(
         loop {
             let frame = tokio::select! {
                 f = rx.recv() => match f { Some(f) => f, None => break },
-                _ = super::stopped(shutdown.clone()) => break,
+                _ = stopped(shutdown.clone()) => break,
             };
             let body = frame.as_bytes().to_vec();
             let signature = webhook_signature(&body, &secret);

@@ -12,8 +12,8 @@ use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use super::Shared;
-use crate::exchange::sign::websocket_signature;
+use super::shared::{stopped, Shared};
+use crate::signature::websocket_signature;
 
 pub async fn handle(
     ws: WebSocketUpgrade,
@@ -75,7 +75,7 @@ async fn run(mut socket: WebSocket, app: Arc<Shared>, q: HashMap<String, String>
                 Err(RecvError::Lagged(n)) => tracing::warn!(target: "sandbox", skipped = n, "websocket client too slow, events skipped"),
                 Err(RecvError::Closed) => break,
             },
-            _ = super::stopped(app.shutdown.clone()) => break,
+            _ = stopped(app.shutdown.clone()) => break,
         }
     }
     let _ = socket.send(Message::Close(None)).await;

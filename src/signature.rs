@@ -3,13 +3,14 @@
 //!
 //! Shared by the client (which signs what it sends) and the sandbox (which signs what it received, after
 //! turning it into the strings a PHP server would see) — the algorithm is the spec, the inputs differ.
+//! It sits below both, so the test double never depends on the client it tests.
 
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
 
 /// The exact text that is HMAC-ed, from scalar `(key, value)` pairs in any order.
-pub fn signing_string<'a>(scalars: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn signing_string<'a>(scalars: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut pairs: Vec<(&str, &str)> = scalars.into_iter().filter(|(k, _)| *k != "sign").collect();
     // PHP ksort on string keys compares bytes; `str::cmp` does the same.
     pairs.sort_by(|a, b| a.0.cmp(b.0));
@@ -32,7 +33,7 @@ pub fn sign<'a>(scalars: impl IntoIterator<Item = (&'a str, &'a str)>, secret: &
 }
 
 /// Constant-time comparison of a received `sign` with the expected one.
-pub fn verify<'a>(scalars: impl IntoIterator<Item = (&'a str, &'a str)>, secret: &str, received: &str) -> bool {
+pub(crate) fn verify<'a>(scalars: impl IntoIterator<Item = (&'a str, &'a str)>, secret: &str, received: &str) -> bool {
     let text = signing_string(scalars);
     let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(text.as_bytes());
@@ -52,7 +53,7 @@ pub fn websocket_signature(client_id: &str, secret: &str) -> String {
 }
 
 /// The event-webhook `Signature` header: lowercase hex HMAC-SHA256 of the raw body (reference §6.2).
-pub fn webhook_signature(body: &[u8], secret: &str) -> String {
+pub(crate) fn webhook_signature(body: &[u8], secret: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
