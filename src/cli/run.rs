@@ -5,16 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
 use crate::config::{Config, Endpoint};
 use crate::engine::clock::TokioClock;
 use crate::engine::reload::{self, Sources};
 use crate::engine::{Deps, Engine};
-use crate::exchange::{Client, ClientConfig, Limiter};
+use crate::exchange::Client;
 use crate::ledger::Ledger;
-use crate::sandbox::{self, ClockMode, SandboxConfig};
+use crate::sandbox;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -39,49 +38,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let ledger = open_ledger(&config)?;
 
     // The embedded default: an in-process sandbox whose offers resolve `time_scale` times faster.
-    let mut embedded = None;
-    let client_config = match &config.exchange.endpoint {
-        Endpoint::Sandbox => {
-            let mut sb = SandboxConfig {
-                seed: config.sandbox.seed,
-                balance: config.sandbox.balance,
-                // Sandbox seconds per real second.
-                clock: ClockMode::Real { scale: f64::from(config.sandbox.time_scale) }, // seconds ratio
-                ..SandboxConfig::default()
-            };
-            if let Some(path) = &config.sandbox.catalog {
-                sb.catalog = sandbox::Catalog::load(path)
-                    .with_context(|| format!("failed to load the sandbox catalog {}", path.display()))?;
-            }
-            let sandbox =
-                sandbox::start(sb, "127.0.0.1:0".parse()?).await.context("failed to start the in-process sandbox")?;
-            tracing::info!(api = %sandbox.api_url(), "trading against the in-process sandbox (no real money)");
-            let cfg = ClientConfig::new(
-                sandbox.api_url(),
-                sandbox.shop_id(),
-                SecretString::from(sandbox.secret().to_string()),
-            );
-            embedded = Some(sandbox);
-            cfg
-        }
-        Endpoint::Url(url) => {
-            let secret = config.exchange.secret.clone().context("no secret configured")?;
-            tracing::info!(api = %url, shop_id = %config.exchange.shop_id, "trading against {url}");
-            ClientConfig::new(
-                url.clone(),
-                config.exchange.shop_id.clone(),
-                SecretString::from(secret.expose_secret().to_string()),
-            )
-        }
+    let embedded = if config.exchange.endpoint == Endpoint::Sandbox {
+        let sb = config.sandbox.sandbox_config()?;
+        let sandbox =
+            sandbox::start(sb, "127.0.0.1:0".parse()?).await.context("failed to start the in-process sandbox")?;
+        tracing::info!(api = %sandbox.api_url(), "trading against the in-process sandbox (no real money)");
+        Some(sandbox)
+    } else {
+        None
     };
-    let client_config = ClientConfig {
-        timeout: config.exchange.timeout,
-        connect_timeout: config.exchange.connect_timeout,
-        encoding: config.exchange.encoding,
-        auth: config.exchange.auth,
-        ..client_config
-    };
-    let limiter = Arc::new(Limiter::new(config.exchange.requests_per_minute, config.exchange.background_share_percent));
+    let client_config = config.exchange.client_config(embedded.as_ref())?;
+    if let Endpoint::Url(url) = &config.exchange.endpoint {
+        tracing::info!(api = %url, shop_id = %config.exchange.shop_id, "trading against {url}");
+    }
+    let limiter = Arc::new(config.exchange.limiter());
     let client = Client::new(client_config)?.with_limiter(limiter);
     tracing::info!(
         strategies = strategies.len(),

@@ -137,44 +137,7 @@ impl Engine {
     /// a restart.
     pub fn reload(&self, mut config: Config, strategies: Vec<Strategy>) -> Vec<String> {
         let old = self.config();
-        let mut notes = Vec::new();
-        let ex = (&old.exchange, &config.exchange);
-        if ex.0.endpoint != ex.1.endpoint
-            || ex.0.shop_id != ex.1.shop_id
-            || ex.0.timeout != ex.1.timeout
-            || ex.0.encoding != ex.1.encoding
-            || ex.0.auth != ex.1.auth
-            || ex.0.requests_per_minute != ex.1.requests_per_minute
-            || ex.0.background_share_percent != ex.1.background_share_percent
-        {
-            notes.push("[exchange] changed: restart skinbot to apply".to_string());
-        }
-        let crons = |c: &Config| {
-            let s = &c.schedule;
-            let exprs = [s.pricelist.as_str(), s.currencies.as_str(), s.balance.as_str(), s.poll.as_str()];
-            (s.timezone, exprs.map(str::to_string))
-        };
-        if crons(&old) != crons(&config) {
-            notes.push("[schedule] changed: restart skinbot to apply".to_string());
-        }
-        if old.state_dir != config.state_dir {
-            notes.push("[state] changed: restart skinbot to apply".to_string());
-        }
-        if config.orders.resolve_after < old.exchange.timeout * 2 {
-            // Checked against the running timeout: the new one waits for a restart.
-            notes.push(format!(
-                "orders.resolve_after_secs kept at {} s: it must be at least twice the running request timeout",
-                old.orders.resolve_after.as_secs()
-            ));
-            config.orders.resolve_after = old.orders.resolve_after;
-        }
-        if old.exchange.connect_timeout != config.exchange.connect_timeout {
-            notes.push("[exchange] connect_timeout_ms changed: restart skinbot to apply".to_string());
-        }
-        config.exchange = old.exchange.clone();
-        config.schedule = old.schedule.clone();
-        config.state_dir = old.state_dir.clone();
-        config.sandbox = old.sandbox.clone();
+        let notes = crate::config::reload::keep_restart_only(&old, &mut config);
         tracing::info!(
             from = %old.hash, to = %config.hash, strategies = strategies.len(),
             "configuration reloaded; in force from the next tick"

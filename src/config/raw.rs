@@ -1,0 +1,113 @@
+//! Stage one: what the user wrote, as serde reads it. Values that validation may reject keep their
+//! position (`Spanned`), so the error can name the line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::exchange::{AuthMode, BodyEncoding};
+
+/// The whole file; every section may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub(crate) exchange: RawExchange,
+    #[serde(default)]
+    pub(crate) trade_link: Option<RawTradeLink>,
+    #[serde(default)]
+    pub(crate) schedule: RawSchedule,
+    #[serde(default)]
+    pub(crate) budget: RawBudget,
+    #[serde(default)]
+    pub(crate) orders: RawOrders,
+    #[serde(default)]
+    pub(crate) strategies: RawStrategies,
+    #[serde(default)]
+    pub(crate) state: RawState,
+    #[serde(default)]
+    pub(crate) sandbox: RawSandbox,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExchange {
+    /// `"sandbox"` (default) or the live endpoint, `https://skinsback.com/api.php`.
+    pub(crate) api_url: Option<Spanned<String>>,
+    pub(crate) shop_id: Option<Spanned<String>>,
+    /// Name of the environment variable holding the secret (default `SKINBOT_SECRET`).
+    pub(crate) secret_env: Option<String>,
+    /// A file whose first line is the secret (takes precedence over `secret_env`).
+    pub(crate) secret_file: Option<Spanned<String>>,
+    /// Guard against a secret pasted into a committed file: named here only to refuse it clearly.
+    pub(crate) secret: Option<Spanned<toml::Value>>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) connect_timeout_ms: Option<u64>,
+    pub(crate) encoding: Option<BodyEncoding>,
+    pub(crate) auth: Option<AuthMode>,
+    pub(crate) requests_per_minute: Option<Spanned<u32>>,
+    pub(crate) background_share_percent: Option<Spanned<u8>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTradeLink {
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) partner: Option<Spanned<String>>,
+    pub(crate) token: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSchedule {
+    pub(crate) timezone: Option<Spanned<String>>,
+    pub(crate) pricelist: Option<Spanned<String>>,
+    pub(crate) currencies: Option<Spanned<String>>,
+    pub(crate) balance: Option<Spanned<String>>,
+    pub(crate) poll: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBudget {
+    /// Currency limits are written in when they carry none (default usd).
+    pub(crate) currency: Option<Spanned<String>>,
+    pub(crate) per_order: Option<Spanned<String>>,
+    pub(crate) per_item_per_day: Option<Spanned<String>>,
+    pub(crate) per_hour: Option<Spanned<String>>,
+    pub(crate) per_day: Option<Spanned<String>>,
+    pub(crate) balance_floor: Option<Spanned<String>>,
+    pub(crate) balance_max_age_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOrders {
+    pub(crate) batch_size: Option<Spanned<usize>>,
+    pub(crate) games: Option<Vec<Spanned<String>>>,
+    /// How long after sending an unanswered buy may be declared "not bought" when the exchange
+    /// does not know its custom_id.
+    pub(crate) resolve_after_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStrategies {
+    pub(crate) dir: Option<String>,
+    pub(crate) files: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub(crate) dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSandbox {
+    pub(crate) seed: Option<u64>,
+    pub(crate) balance: Option<Spanned<String>>,
+    /// How much faster than real time the sandbox's trade offers resolve.
+    pub(crate) time_scale: Option<u32>,
+    pub(crate) catalog: Option<String>,
+}
