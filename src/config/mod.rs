@@ -264,6 +264,15 @@ mod tests {
         let e = parse(&format!("{base}api_url = \"http://skinsback.com/api.php\"\n")).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("exchange.api_url"), "{e}");
         assert!(parse(&format!("{base}api_url = \"http://127.0.0.1:8790/api.php\"\n")).is_ok());
+        assert!(parse(&format!("{base}api_url = \"http://localhost:8790/api.php\"\n")).is_ok());
+        assert!(parse(&format!("{base}api_url = \"http://[::1]:8790/api.php\"\n")).is_ok());
+        // Hosts that only look like loopback: the secret would cross the network in clear text.
+        for url in
+            ["http://127.0.0.1@example.com/api.php", "http://127.0.0.1.nip.io/api.php", "http://localhost.example.com/"]
+        {
+            let e = parse(&format!("{base}api_url = \"{url}\"\n")).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("exchange.api_url"), "{url}: {e}");
+        }
         let e =
             parse(&format!("{base}api_url = \"https://skinsback.com/api.php\"\nsecret_env = \"a1b2-c3d4-secret\"\n"))
                 .unwrap_err();

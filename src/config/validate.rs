@@ -117,20 +117,21 @@ fn endpoint(api_url: Option<&Spanned<String>>, ctx: &Ctx) -> Result<Endpoint, Fi
         Some(u) => u,
     };
     let text = u.get_ref();
-    if !(text.starts_with("https://") || text.starts_with("http://")) {
-        return Err(ctx.at(
-            u.span(),
-            "exchange.api_url",
-            format!("`{text}` is neither \"sandbox\" nor an http(s) URL"),
-        ));
+    let not_url =
+        || ctx.at(u.span(), "exchange.api_url", format!("`{text}` is neither \"sandbox\" nor an http(s) URL"));
+    let url = url::Url::parse(text).map_err(|_| not_url())?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(not_url());
     }
-    let host = text.split("://").nth(1).unwrap_or("").split(['/', '?']).next().unwrap_or("");
-    let host = host
-        .rsplit_once(':')
-        .map(|(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host })
-        .unwrap_or(host);
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]") || host.starts_with("127.");
-    if text.starts_with("http://") && !loopback {
+    // The host as a URL parser reads it (after any `user@`), and only a literal loopback address or
+    // `localhost` itself: `127.0.0.1.nip.io` resolves wherever its owner likes.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "http" && !loopback {
         // Signatures and header secrets must not cross a network in clear text.
         return Err(ctx.at(
             u.span(),
