@@ -139,7 +139,7 @@ fn transitions_out_of_final_states_are_refused() {
 
     for (id, to) in [
         (&nb, PurchaseState::Pending),
-        (&nb, bought(1, usd(dec!(9)), OfferStatus::WaitingAccept)),
+        (&nb, PurchaseState::Sent),
         (&canceled, bought(2, usd(dec!(9)), OfferStatus::Accepted)),
         (&canceled, PurchaseState::Unknown { reason: "?".into() }),
         (&accepted, bought(3, usd(dec!(9)), OfferStatus::WaitingAccept)),
@@ -148,11 +148,15 @@ fn transitions_out_of_final_states_are_refused() {
         assert!(matches!(err, LedgerError::FinalState { .. }), "{err}");
         assert!(err.to_string().contains(id.as_str()), "{err}");
     }
+    // Not bought is final but no dead end: the exchange showing the purchase after all is recorded.
+    let late = ledger.transition(&nb, bought(1, usd(dec!(9)), OfferStatus::WaitingAccept), t(7), "").unwrap();
+    assert!(matches!(late.state, PurchaseState::Bought { .. }));
+    assert_eq!(ledger.open_purchases().unwrap().len(), 1, "followed again until its offer is final");
     // The one way out of a final state: Steam Trade Protection rolls an accepted trade back.
     let rolled =
         ledger.transition(&accepted, bought(3, usd(dec!(9)), OfferStatus::RollbackSupplier), t(7), "").unwrap();
     assert_eq!(rolled.state.label(), "rollback_supplier");
-    assert_eq!(ledger.verify_chain().unwrap(), 7);
+    assert_eq!(ledger.verify_chain().unwrap(), 8);
 }
 
 #[test]
@@ -225,6 +229,7 @@ struct NewIntent {
 
 #[derive(Debug, Clone)]
 enum Target {
+    Sent,
     Unknown,
     NotBought,
     /// Offer status index into `OFFERS`; `other_debit` asks for a debit that contradicts a recorded one.
@@ -258,6 +263,7 @@ fn op() -> impl Strategy<Value = Op> {
     let new_intent = (1u32..5000, 0..STRATEGIES.len(), 0..NAMES.len(), 0u16..1500)
         .prop_map(|(max_cents, strategy, name, delay_ms)| NewIntent { max_cents, strategy, name, delay_ms });
     let target = prop_oneof![
+        Just(Target::Sent),
         Just(Target::Unknown),
         Just(Target::NotBought),
         Just(Target::Pending),
@@ -289,7 +295,9 @@ fn model_allows(from: &PurchaseState, to: &PurchaseState) -> Option<bool> {
         return Some(false); // no-op
     }
     match (from, to) {
-        (Pending | Unknown { .. }, _) => Some(true),
+        (Pending | Sent | Unknown { .. }, _) => Some(true),
+        // Not bought, until the exchange shows it bought after all.
+        (NotBought { .. }, Bought { .. }) => Some(true),
         (NotBought { .. }, _) => None,
         (
             Bought { buy_id: b1, item_id: i1, debited: d1, offer: o1, tradeofferid: t1 },
@@ -413,6 +421,7 @@ fn run_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 // The buy id and debit a bought purchase gets; `other_debit` contradicts them.
                 let seq: u64 = id.as_str().rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
                 let to = match to {
+                    Target::Sent => PurchaseState::Sent,
                     Target::Unknown => PurchaseState::Unknown { reason: "timeout".into() },
                     Target::NotBought => PurchaseState::NotBought { code: 5, reason: "sold".into() },
                     Target::Pending => PurchaseState::Pending,

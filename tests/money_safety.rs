@@ -31,3 +31,95 @@ async fn the_hourly_budget_holds_in_the_repeated_hour_of_a_dst_change() {
     let spent: Usd = sb.purchases().iter().map(|p| p.debited).sum();
     assert!(spent <= Usd::new(dec!(5)), "spent {spent} in one hour against per_hour = 5 USD");
 }
+
+#[tokio::test]
+async fn a_sent_order_the_exchange_is_still_processing_is_not_released_and_its_late_purchase_is_recorded() {
+    use skinbot::domain::{Candidate, Game, Intent, PurchaseRecord, PurchaseState, Rates};
+    use skinbot::exchange::{BuyOrder, BuyTarget};
+    use skinbot::sandbox::Faults;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let ledger = Ledger::temporary().unwrap();
+    // Recorded five minutes ago (a tick's later chunk waits behind earlier ones and the rate
+    // limiter); its request leaves only now, and the exchange takes a second to process it.
+    let created = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let cid = ledger.next_custom_id(created).unwrap();
+    let candidate = Candidate {
+        strategy: "s".into(),
+        rule: "r".into(),
+        priority: 0,
+        game: Game::Cs2,
+        name: "AK-47 | Redline (Field-Tested)".into(),
+        item_id: None,
+        price_seen: Usd::new(dec!(11.87)),
+        max_price: Usd::new(dec!(25)),
+    };
+    let intent = Intent { custom_id: cid.clone(), candidate };
+    ledger.record_intents(&[PurchaseRecord::new(intent, created, Rates::new(), "h".into())]).unwrap();
+    sb.set_faults(Faults {
+        latency: Duration::from_secs(1),
+        only_methods: vec!["market_buy".into()],
+        ..Faults::none()
+    });
+    let order = BuyOrder {
+        target: BuyTarget::Name { name: "AK-47 | Redline (Field-Tested)".into(), game: Game::Cs2 },
+        max_price: Some(Usd::new(dec!(25))),
+        custom_id: Some(cid.clone()),
+    };
+    let (marked_tx, marked_rx) = tokio::sync::oneshot::channel();
+    let buyer = {
+        let (client, ledger, cid) = (client(&sb), ledger.clone(), cid.clone());
+        tokio::spawn(async move {
+            client
+                .buy_marked(&crate::helpers::link(), &order, || {
+                    ledger.transition(&cid, PurchaseState::Sent, chrono::Utc::now(), "request leaving").unwrap();
+                    marked_tx.send(()).unwrap();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    marked_rx.await.unwrap();
+    // A restarted bot polls while the request is still in the exchange's hands.
+    let engine = crate::engine::engine_with_ledger(&sb, ledger, vec![]);
+    engine.poll().await;
+    let state = engine.ledger().get(&cid).unwrap().unwrap().state;
+    assert_eq!(state, PurchaseState::Sent, "an order whose request just left is not released");
+    buyer.await.unwrap().unwrap();
+    engine.poll().await;
+    let state = engine.ledger().get(&cid).unwrap().unwrap().state;
+    assert!(matches!(state, PurchaseState::Bought { .. }), "{state:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_between_chunks_leaves_the_held_back_chunks_unrecorded_and_unsent() {
+    use skinbot::domain::PurchaseState;
+    use skinbot::engine::clock::TokioClock;
+    use skinbot::sandbox::Faults;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    // Each batch takes 4 s to answer; the stop comes during the first one.
+    sb.set_faults(Faults {
+        latency: Duration::from_secs(4),
+        only_methods: vec!["market_batch_buy".into()],
+        ..Faults::none()
+    });
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-26T00:00:00Z").unwrap().to_utc();
+    let deps = Deps {
+        client: client(&sb),
+        ledger: Ledger::temporary().unwrap(),
+        clock: Arc::new(TokioClock::starting_at(start)),
+    };
+    let cfg = "[schedule]\npricelist = \"*/5 * * * * *\"\npoll = \"0 0 * * * *\"\n[orders]\nbatch_size = 2\n";
+    // The shopping list wants four items: two chunks of two.
+    let engine = Engine::new(Arc::new(config(cfg)), crate::engine::example("shopping-list.toml"), deps);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let e2 = engine.clone();
+    let run = tokio::spawn(async move { e2.run(rx).await });
+    tokio::time::sleep(Duration::from_secs(6)).await; // the first tick fired at 5 s; its first batch is in flight
+    tx.send(true).unwrap();
+    run.await.unwrap();
+    let records = engine.ledger().list().unwrap();
+    assert_eq!(records.len(), 2, "only the chunk that left is in the ledger: {records:?}");
+    assert!(records.iter().all(|r| matches!(r.state, PurchaseState::Bought { .. })), "the chunk in flight finished");
+    assert_eq!(crate::helpers::requests_for(&sb, "market_batch_buy"), 1, "the held-back chunk was not sent");
+    assert_eq!(sb.purchases().len(), 2);
+}

@@ -167,6 +167,26 @@ mod tests {
         }
     }
 
+    /// sled lets go of its file lock from a background thread shortly after the last handle is
+    /// dropped; a reopen in the same process waits for that (bounded), as a new process would not.
+    fn reopen(config: &Config) -> anyhow::Result<Ledger> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match open_ledger(config) {
+                Err(e)
+                    if std::time::Instant::now() < deadline
+                        && matches!(
+                            e.downcast_ref::<crate::ledger::LedgerError>(),
+                            Some(crate::ledger::LedgerError::Locked { .. })
+                        ) =>
+                {
+                    std::thread::yield_now()
+                }
+                other => return other,
+            }
+        }
+    }
+
     #[test]
     fn sandbox_and_live_purchases_never_share_a_ledger() {
         let dir = tempfile::tempdir().unwrap();
@@ -176,7 +196,7 @@ mod tests {
         let id = first.next_custom_id(chrono::Utc::now()).unwrap();
         drop(first);
         // A new embedded sandbox is a new, empty market: the old ledger is set aside, not deleted.
-        let second = open_ledger(&sandbox).unwrap();
+        let second = reopen(&sandbox).unwrap();
         assert!(second.list().unwrap().is_empty());
         drop(second);
         let aside: Vec<_> = std::fs::read_dir(dir.path())
@@ -192,7 +212,7 @@ mod tests {
             dir.path().display()
         );
         let live = Config::parse(Path::new("live.toml"), &live_src, &Env).unwrap();
-        let e = open_ledger(&live).unwrap_err().to_string();
+        let e = reopen(&live).unwrap_err().to_string();
         assert!(e.contains("embedded sandbox") && e.contains("https://skinsback.com/api.php shop 1490"), "{e}");
     }
 }

@@ -3,13 +3,16 @@
 //! and enforces it; the engine asks it.
 //!
 //! ```text
-//! pending ──> unknown ──┐
-//!    │  └───────────────┼──> not_bought                       (final; reservation released)
-//!    └──────────────────┴──> bought(offer_status) ──> … ──> final offer_status
+//! pending ──> sent ──> unknown ──┐
+//!    │         │  └──────────────┼──> not_bought                       (final; reservation released)
+//!    │         └─────────────────┴──> bought(offer_status) ──> … ──> final offer_status
+//!    └──> not_bought (never sent)        not_bought ──> bought (the exchange shows it after all)
 //! ```
 //!
-//! Anything may follow `pending` or `unknown`. A bought purchase stays bought, with the same buy id,
-//! item and debit; only its offer status moves on, from a status that is not final to any other
+//! Anything may follow `pending`, `sent` or `unknown`. `not_bought` is final but not a dead end: a
+//! purchase the exchange later shows (by `custom_id`, in `market_getinfo` or `market_history`) is
+//! recorded as bought whatever the ledger said. A bought purchase stays bought, with the same buy
+//! id, item and debit; only its offer status moves on, from a status that is not final to any other
 //! (polling can miss the ones in between), and from `accepted` to `rollback_*` (Steam Trade
 //! Protection). Repeating the current state changes nothing.
 
@@ -24,8 +27,11 @@ use super::{BuyId, ItemId, OfferStatus, Usd};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PurchaseState {
-    /// Recorded and reserved; the request may leave at any moment (or may have, before a crash).
+    /// Recorded and reserved; its request has not left. Left by a crash, it was never sent.
     Pending,
+    /// The request is leaving (marked, flushed, just before it goes out): the exchange may have
+    /// it. Resolved like an unknown outcome, counting the wait from this mark.
+    Sent,
     /// Sent; the exchange's answer was lost (timeout, dropped connection, 5xx). Resolved with
     /// `market_getinfo(custom_ids)`, never by buying again.
     Unknown { reason: String },
@@ -41,6 +47,7 @@ pub enum PurchaseState {
 #[serde(into = "String", from = "String")]
 pub enum Stage {
     Pending,
+    Sent,
     Unknown,
     NotBought,
     Offer(OfferStatus),
@@ -50,6 +57,7 @@ impl Stage {
     pub fn as_str(&self) -> &str {
         match self {
             Stage::Pending => "pending",
+            Stage::Sent => "sent",
             Stage::Unknown => "unknown",
             Stage::NotBought => "not_bought",
             Stage::Offer(o) => o.as_str(),
@@ -61,6 +69,7 @@ impl From<String> for Stage {
     fn from(s: String) -> Self {
         match s.as_str() {
             "pending" => Stage::Pending,
+            "sent" => Stage::Sent,
             "unknown" => Stage::Unknown,
             "not_bought" => Stage::NotBought,
             _ => Stage::Offer(OfferStatus::from(s)),
@@ -118,6 +127,7 @@ impl PurchaseState {
     pub fn stage(&self) -> Stage {
         match self {
             PurchaseState::Pending => Stage::Pending,
+            PurchaseState::Sent => Stage::Sent,
             PurchaseState::Unknown { .. } => Stage::Unknown,
             PurchaseState::NotBought { .. } => Stage::NotBought,
             PurchaseState::Bought { offer, .. } => Stage::Offer(offer.clone()),
@@ -127,22 +137,23 @@ impl PurchaseState {
     pub fn label(&self) -> &str {
         match self {
             PurchaseState::Pending => "pending",
+            PurchaseState::Sent => "sent",
             PurchaseState::Unknown { .. } => "unknown",
             PurchaseState::NotBought { .. } => "not_bought",
             PurchaseState::Bought { offer, .. } => offer.as_str(),
         }
     }
 
-    /// The exchange has not told us yet whether anything was bought (pending or unknown).
+    /// The exchange has not told us yet whether anything was bought (pending, sent or unknown).
     pub fn is_unresolved(&self) -> bool {
-        matches!(self, PurchaseState::Pending | PurchaseState::Unknown { .. })
+        matches!(self, PurchaseState::Pending | PurchaseState::Sent | PurchaseState::Unknown { .. })
     }
 
     /// Nothing more is expected to happen to it. `accepted` counts as final for delivery, though a
     /// rollback can still follow it within Steam's protection window (see [`Self::is_followed`]).
     pub fn is_final(&self) -> bool {
         match self {
-            PurchaseState::Pending | PurchaseState::Unknown { .. } => false,
+            PurchaseState::Pending | PurchaseState::Sent | PurchaseState::Unknown { .. } => false,
             PurchaseState::NotBought { .. } => true,
             PurchaseState::Bought { offer, .. } => offer.is_final(),
         }
@@ -161,7 +172,7 @@ impl PurchaseState {
     /// outcome is open, the debit once bought, nothing when nothing was bought.
     pub fn holds(&self, reserved: Usd) -> Usd {
         match self {
-            PurchaseState::Pending | PurchaseState::Unknown { .. } => reserved,
+            PurchaseState::Pending | PurchaseState::Sent | PurchaseState::Unknown { .. } => reserved,
             PurchaseState::NotBought { .. } => Usd::ZERO,
             PurchaseState::Bought { debited, .. } => *debited,
         }
@@ -172,7 +183,9 @@ impl PurchaseState {
         match self {
             PurchaseState::NotBought { .. } => Weight { counted: false, held: false },
             PurchaseState::Bought { offer, .. } => Weight { counted: true, held: !offer.is_failure() },
-            PurchaseState::Pending | PurchaseState::Unknown { .. } => Weight { counted: true, held: true },
+            PurchaseState::Pending | PurchaseState::Sent | PurchaseState::Unknown { .. } => {
+                Weight { counted: true, held: true }
+            }
         }
     }
 
@@ -220,6 +233,8 @@ impl PurchaseState {
                     to.label()
                 )));
             }
+            // The exchange shows a purchase the ledger had released: it was bought after all.
+            (PurchaseState::NotBought { .. }, PurchaseState::Bought { .. }) => return Ok(Change::Apply),
             _ if !self.is_final() => return Ok(Change::Apply),
             _ => {}
         }
@@ -249,10 +264,11 @@ mod tests {
             assert_eq!(PurchaseState::Pending.check_transition(to), Ok(Change::Apply));
         }
         assert_eq!(unknown.check_transition(&not_bought), Ok(Change::Apply));
-        assert!(matches!(
-            not_bought.check_transition(&bought(OfferStatus::CreatingTrade)),
-            Err(TransitionError::Final { .. })
-        ));
+        assert!(matches!(not_bought.check_transition(&PurchaseState::Sent), Err(TransitionError::Final { .. })));
+        // … except being shown bought by the exchange after all.
+        assert_eq!(not_bought.check_transition(&bought(OfferStatus::CreatingTrade)), Ok(Change::Apply));
+        assert_eq!(PurchaseState::Pending.check_transition(&PurchaseState::Sent), Ok(Change::Apply));
+        assert_eq!(PurchaseState::Sent.check_transition(&unknown), Ok(Change::Apply));
         assert_eq!(not_bought.check_transition(&not_bought.clone()), Ok(Change::NoOp));
     }
 
@@ -294,7 +310,7 @@ mod tests {
 
     #[test]
     fn stages_round_trip_as_their_labels() {
-        for s in ["pending", "unknown", "not_bought", "accepted", "escrow_hold"] {
+        for s in ["pending", "sent", "unknown", "not_bought", "accepted", "escrow_hold"] {
             let stage = Stage::from(s.to_string());
             assert_eq!(stage.as_str(), s);
             assert_eq!(serde_json::to_string(&stage).unwrap(), format!("\"{s}\""));

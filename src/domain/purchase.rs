@@ -25,19 +25,42 @@ pub struct PurchaseRecord {
     pub state: PurchaseState,
     /// Every state it went through, oldest first.
     pub transitions: Vec<Transition>,
+    /// Recorded by a version that marks each request `sent` just before it leaves, so a `pending`
+    /// record was never sent. Records written before that (false) may have been sent while pending.
+    #[serde(default)]
+    pub sends_marked: bool,
 }
 
 impl PurchaseRecord {
     pub fn new(intent: Intent, at: DateTime<Utc>, rates: Rates, config_hash: String) -> Self {
         let transitions =
             vec![Transition { at, state: Stage::Pending, detail: format!("reserved {}", intent.max_price) }];
-        PurchaseRecord { intent, created_at: at, rates, config_hash, state: PurchaseState::Pending, transitions }
+        PurchaseRecord {
+            intent,
+            created_at: at,
+            rates,
+            config_hash,
+            state: PurchaseState::Pending,
+            transitions,
+            sends_marked: true,
+        }
     }
 
     /// What this purchase counts against the budget: the reservation while the outcome is open,
     /// the debited amount once bought, nothing when nothing was bought.
     pub fn committed(&self) -> Usd {
         self.state.holds(self.intent.max_price)
+    }
+
+    /// When the exchange may last have received its request: the last transition (the `sent` mark,
+    /// or a later answer), never before it was recorded.
+    pub fn last_attempt(&self) -> DateTime<Utc> {
+        self.transitions.last().map(|t| t.at).unwrap_or(self.created_at).max(self.created_at)
+    }
+
+    /// Recorded and never sent: pending, by a version that marks every request before it leaves.
+    pub fn never_sent(&self) -> bool {
+        self.sends_marked && self.state == PurchaseState::Pending
     }
 
     /// Moves to `state`, recording the transition.

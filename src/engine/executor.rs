@@ -1,128 +1,142 @@
-//! Sends approved orders. Each order is in the ledger, flushed, with its reservation, before its
-//! request leaves; its result is recorded before the next order goes out.
+//! Sends approved orders. Each chunk of orders is in the ledger, flushed, with its reservations,
+//! before its request leaves, and marked "sent", flushed, just before; its result is recorded before
+//! the next chunk goes out.
 
 use std::sync::atomic::Ordering;
 
 use super::Engine;
 use crate::config::Config;
-use crate::domain::{Intent, PurchaseRecord, PurchaseState, Rates};
+use crate::domain::{
+    BuyId, Candidate, CustomId, Intent, ItemId, OfferStatus, PurchaseRecord, PurchaseState, Rates, TradeLink, Usd,
+};
 use crate::exchange::{BatchItem, BuyOrder, BuyTarget, ExchangeError, Purchase, Rejection};
 use crate::guard::Approved;
 
-/// Records and sends `approved`: one `market_buy` for a single order, `market_batch_buy` in
-/// chunks of the configured size otherwise.
+/// Records and sends `approved`: one `market_buy` for a single order, `market_batch_buy` in chunks
+/// of the configured size otherwise. Each chunk's intents are recorded just before the chunk leaves;
+/// a stop or halt between chunks keeps the rest unrecorded and unsent. The guard approved the whole
+/// tick at once, so recording later chunks later changes none of its arithmetic.
 pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, rates: &Rates) {
-    let now = engine.clock.now();
-    let mut records = Vec::with_capacity(approved.len());
-    for a in approved {
-        let custom_id = match engine.ledger.next_custom_id(now) {
-            Ok(id) => id,
-            Err(e) => return tracing::error!(error = %e, "cannot allocate a custom_id; nothing sent"),
-        };
-        let intent = Intent { custom_id, candidate: a.into_candidate() };
-        records.push(PurchaseRecord::new(intent, now, rates.clone(), config.hash.clone()));
-    }
-    // Intent before send: intents and reservations are on disk before any request leaves.
-    if let Err(e) = engine.ledger.record_intents(&records) {
-        return tracing::error!(error = %e, "cannot record intents; nothing sent");
-    }
-    let link = config.trade_link.clone();
-    if let Some(why) = engine.hold_back() {
-        return release_unsent(engine, &records, &why);
-    }
-    if records.len() == 1 {
-        let intent = &records[0].intent;
-        let order = BuyOrder {
-            target: match intent.item_id {
-                Some(id) => BuyTarget::Id(id),
-                None => BuyTarget::Name { name: intent.name.clone(), game: intent.game },
-            },
-            max_price: Some(intent.max_price),
-            custom_id: Some(intent.custom_id.clone()),
-        };
-        let result = engine.client.buy(&link, &order).await;
-        record_single(engine, intent, result);
-        return;
-    }
-    let chunks: Vec<&[PurchaseRecord]> = records.chunks(config.orders.batch_size.max(1)).collect();
-    for (i, chunk) in chunks.iter().enumerate() {
-        // Between batches: a stop or a halt keeps the rest from going out.
+    let candidates: Vec<Candidate> = approved.into_iter().map(Approved::into_candidate).collect();
+    let link = &config.trade_link;
+    let lone = candidates.len() == 1;
+    let mut left = candidates.len();
+    for chunk in candidates.chunks(config.orders.batch_size.max(1)) {
         if let Some(why) = engine.hold_back() {
-            let rest: Vec<PurchaseRecord> = chunks[i..].iter().flat_map(|c| c.iter().cloned()).collect();
-            return release_unsent(engine, &rest, &why);
+            tracing::warn!("{left} approved orders not recorded and not sent: {why}");
+            return;
         }
-        // Name-only intents cannot go in a batch (it takes ids): they go one by one.
-        let (by_id, by_name): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) =
-            chunk.iter().partition(|r| r.intent.item_id.is_some());
-        for r in by_name {
+        left -= chunk.len();
+        let Some(records) = record(engine, config, chunk, rates) else { return };
+        // A lone order, or one without a listing id (a batch takes ids), goes out as market_buy.
+        let (by_id, singles): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) =
+            records.iter().partition(|r| r.intent.item_id.is_some() && !lone);
+        for r in singles {
             let order = BuyOrder {
-                target: BuyTarget::Name { name: r.intent.name.clone(), game: r.intent.game },
+                target: match r.intent.item_id {
+                    Some(id) => BuyTarget::Id(id),
+                    None => BuyTarget::Name { name: r.intent.name.clone(), game: r.intent.game },
+                },
                 max_price: Some(r.intent.max_price),
                 custom_id: Some(r.intent.custom_id.clone()),
             };
-            let result = engine.client.buy(&link, &order).await;
+            let result = engine.client.buy_marked(link, &order, || mark_sent(engine, &[&r.intent])).await;
             record_single(engine, &r.intent, result);
         }
-        if by_id.is_empty() {
-            continue;
-        }
-        let items: Vec<BatchItem> = by_id
-            .iter()
-            .filter_map(|r| {
-                r.intent.item_id.map(|id| BatchItem {
-                    id,
-                    max_price: Some(r.intent.max_price),
-                    custom_id: Some(r.intent.custom_id.clone()),
-                })
-            })
-            .collect();
-        match engine.client.batch_buy(&link, &items).await {
-            Ok(result) => {
-                // Matched by custom_id when the answer echoes it, else by listing id (unique in a batch).
-                let mut used = vec![false; result.purchased.len()];
-                for r in &by_id {
-                    let cid = r.intent.custom_id.as_str();
-                    let purchased = result.purchased.iter().enumerate().find(|(i, p)| {
-                        !used[*i]
-                            && match p.custom_id.as_deref() {
-                                Some(echoed) => echoed == cid,
-                                None => Some(p.item.id) == r.intent.item_id,
-                            }
-                    });
-                    let unavailable = result.unavailable.iter().find(|u| match u.custom_id.as_deref() {
-                        Some(echoed) => echoed == cid,
-                        None => Some(u.id) == r.intent.item_id,
-                    });
-                    if let Some((i, p)) = purchased {
-                        used[i] = true;
-                        bought(engine, &r.intent, p);
-                    } else if let Some(u) = unavailable {
-                        refused(engine, &r.intent, u.error_code, &u.error_message);
-                    } else {
-                        unknown(engine, &r.intent, "market_batch_buy answered without this item".into());
-                    }
-                }
-                for (p, _) in result.purchased.iter().zip(&used).filter(|(_, u)| !**u) {
-                    tracing::error!(
-                        buy_id = %p.buy_id, item = %p.item.name, custom_id = ?p.custom_id,
-                        "market_batch_buy reports a purchase that matches none of our orders ({} debited)", p.balance_debited_sum
-                    );
-                }
-            }
-            Err(e) => {
-                for r in &by_id {
-                    record_error(engine, &r.intent, &e);
-                }
-                engine.api_error("market_batch_buy", &e);
-            }
+        if !by_id.is_empty() {
+            send_batch(engine, link, &by_id).await;
         }
     }
 }
 
-/// Orders recorded but never sent: nothing reached the exchange, so their reservations go back.
-fn release_unsent(engine: &Engine, records: &[PurchaseRecord], why: &str) {
-    for r in records {
-        released(engine, &r.intent, 0, &format!("not sent: {why}"));
+/// Allocates custom ids and records `chunk` as intents (pending, reserved), flushed.
+fn record(engine: &Engine, config: &Config, chunk: &[Candidate], rates: &Rates) -> Option<Vec<PurchaseRecord>> {
+    let now = engine.clock.now();
+    let mut records = Vec::with_capacity(chunk.len());
+    for c in chunk {
+        let custom_id = match engine.ledger.next_custom_id(now) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot allocate a custom_id; nothing sent");
+                return None;
+            }
+        };
+        let intent = Intent { custom_id, candidate: c.clone() };
+        records.push(PurchaseRecord::new(intent, now, rates.clone(), config.hash.clone()));
+    }
+    // Intent before send: intents and reservations are on disk before the request leaves.
+    if let Err(e) = engine.ledger.record_intents(&records) {
+        tracing::error!(error = %e, "cannot record intents; nothing sent");
+        return None;
+    }
+    Some(records)
+}
+
+/// The last step before a request leaves (after the rate limiter's wait): a stop or halt that came
+/// meanwhile still keeps it back; otherwise its intents are marked sent, flushed. An error here
+/// sends nothing (the caller records the order as not sent).
+fn mark_sent(engine: &Engine, intents: &[&Intent]) -> Result<(), String> {
+    if let Some(why) = engine.hold_back() {
+        return Err(why);
+    }
+    let ids: Vec<CustomId> = intents.iter().map(|i| i.custom_id.clone()).collect();
+    engine
+        .ledger
+        .transition_all(&ids, &PurchaseState::Sent, engine.clock.now(), "request leaving")
+        .map(|_| ())
+        .map_err(|e| format!("cannot mark the order as sent in the ledger: {e}"))
+}
+
+async fn send_batch(engine: &Engine, link: &TradeLink, by_id: &[&PurchaseRecord]) {
+    let items: Vec<BatchItem> = by_id
+        .iter()
+        .filter_map(|r| {
+            r.intent.item_id.map(|id| BatchItem {
+                id,
+                max_price: Some(r.intent.max_price),
+                custom_id: Some(r.intent.custom_id.clone()),
+            })
+        })
+        .collect();
+    let intents: Vec<&Intent> = by_id.iter().map(|r| &r.intent).collect();
+    let result = match engine.client.batch_buy_marked(link, &items, || mark_sent(engine, &intents)).await {
+        Ok(result) => result,
+        Err(e) => {
+            for r in by_id {
+                record_error(engine, &r.intent, &e);
+            }
+            return engine.api_error("market_batch_buy", &e);
+        }
+    };
+    // Matched by custom_id when the answer echoes it, else by listing id (unique in a batch).
+    let mut used = vec![false; result.purchased.len()];
+    for r in by_id {
+        let cid = r.intent.custom_id.as_str();
+        let purchased = result.purchased.iter().enumerate().find(|(i, p)| {
+            !used[*i]
+                && match p.custom_id.as_deref() {
+                    Some(echoed) => echoed == cid,
+                    None => Some(p.item.id) == r.intent.item_id,
+                }
+        });
+        let unavailable = result.unavailable.iter().find(|u| match u.custom_id.as_deref() {
+            Some(echoed) => echoed == cid,
+            None => Some(u.id) == r.intent.item_id,
+        });
+        if let Some((i, p)) = purchased {
+            used[i] = true;
+            bought(engine, &r.intent, p);
+        } else if let Some(u) = unavailable {
+            refused(engine, &r.intent, u.error_code, &u.error_message);
+        } else {
+            unknown(engine, &r.intent, "market_batch_buy answered without this item".into());
+        }
+    }
+    for (p, _) in result.purchased.iter().zip(&used).filter(|(_, u)| !**u) {
+        tracing::error!(
+            buy_id = %p.buy_id, item = %p.item.name, custom_id = ?p.custom_id,
+            "market_batch_buy reports a purchase that matches none of our orders ({} debited)", p.balance_debited_sum
+        );
     }
 }
 
@@ -137,20 +151,74 @@ fn record_single(engine: &Engine, intent: &Intent, result: Result<Purchase, Exch
 }
 
 fn bought(engine: &Engine, intent: &Intent, p: &Purchase) {
-    engine.stats.bought.fetch_add(1, Ordering::Relaxed);
-    engine.note_debit(p.balance_debited_sum);
-    tracing::info!(
-        custom_id = %intent.custom_id, buy_id = %p.buy_id, item = %intent.name, strategy = %intent.strategy,
-        "bought for {}", p.balance_debited_sum
-    );
-    let state = PurchaseState::Bought {
+    let report = Report {
         buy_id: p.buy_id,
         item_id: p.item.id,
-        debited: p.balance_debited_sum,
+        item_price: p.item.price,
+        debited: Some(p.balance_debited_sum),
         offer: p.offer_status.clone(),
         tradeofferid: None,
     };
-    transition(engine, intent, state, format!("bought for {}, buy_id {}", p.balance_debited_sum, p.buy_id));
+    record_bought(engine, intent, &report, "the buy's answer");
+}
+
+/// What the exchange says was bought for one order.
+pub(super) struct Report {
+    pub buy_id: BuyId,
+    pub item_id: ItemId,
+    pub item_price: Usd,
+    /// `None` when the answer does not say (getinfo and history may omit it).
+    pub debited: Option<Usd>,
+    pub offer: OfferStatus,
+    pub tradeofferid: Option<String>,
+}
+
+/// Records a purchase the exchange reports, checked against what was decided: the item, and the
+/// debit against `max_price`. A disagreement is recorded as reported, counted against the budget at
+/// the higher amount, logged as an error naming both values, and halts buying.
+pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, source: &str) {
+    let mut disagreements = Vec::new();
+    match report.debited {
+        Some(d) if d > intent.max_price => {
+            disagreements.push(format!("debited {d}, above the order's max_price {}", intent.max_price))
+        }
+        Some(_) => {}
+        None => disagreements.push(format!("no debit reported (max_price {})", intent.max_price)),
+    }
+    if let Some(ordered) = intent.item_id.filter(|id| *id != report.item_id) {
+        disagreements.push(format!("bought listing {}, ordered listing {ordered}", report.item_id));
+    }
+    let counted = match report.debited {
+        Some(d) if disagreements.is_empty() => d,
+        Some(d) => d.max(intent.max_price),
+        None => report.item_price.max(intent.max_price),
+    };
+    engine.stats.bought.fetch_add(1, Ordering::Relaxed);
+    engine.note_debit(counted);
+    let reported = report.debited.map_or_else(|| "no debit".to_string(), |d| format!("debited {d}"));
+    let mut detail = format!("bought ({source}): buy_id {}, {reported}", report.buy_id);
+    if disagreements.is_empty() {
+        tracing::info!(
+            custom_id = %intent.custom_id, buy_id = %report.buy_id, item = %intent.name, strategy = %intent.strategy,
+            "bought for {counted}"
+        );
+    } else {
+        let what = disagreements.join("; ");
+        detail = format!("{detail}; DISAGREES with the order: {what}; counted as {counted}");
+        tracing::error!(
+            custom_id = %intent.custom_id, buy_id = %report.buy_id, item = %intent.name,
+            "the exchange's purchase disagrees with the order: {what}; counted against the budget as {counted}"
+        );
+        engine.halt(format!("purchase {} disagrees with its order: {what}", intent.custom_id));
+    }
+    let state = PurchaseState::Bought {
+        buy_id: report.buy_id,
+        item_id: report.item_id,
+        debited: counted,
+        offer: report.offer.clone(),
+        tradeofferid: report.tradeofferid.clone(),
+    };
+    transition(engine, intent, state, detail);
 }
 
 /// The exchange refused a buy: released only for a documented "nothing was bought" answer; anything

@@ -80,6 +80,8 @@ struct Shared {
     halt: Option<String>,
     /// When accepted offers were last checked for rollbacks.
     last_rollback_sweep: Option<DateTime<Utc>>,
+    /// When market_history was last searched for purchases completed after their release.
+    last_history_sweep: Option<DateTime<Utc>>,
 }
 
 pub struct Engine {
@@ -281,10 +283,25 @@ impl Engine {
 
     /// True at most every ten minutes: time to check accepted offers for rollbacks.
     pub(crate) fn rollback_sweep_due(&self, now: DateTime<Utc>) -> bool {
+        Self::due(&mut self.shared().last_rollback_sweep, now)
+    }
+
+    /// True every ten minutes, the first time ten minutes after the first ask: time to search
+    /// market_history for purchases completed after their release.
+    pub(crate) fn history_sweep_due(&self, now: DateTime<Utc>) -> bool {
         let mut s = self.shared();
-        let due = s.last_rollback_sweep.is_none_or(|t| now - t >= chrono::Duration::minutes(10));
+        let last = *s.last_history_sweep.get_or_insert(now);
+        let due = now - last >= chrono::Duration::minutes(10);
         if due {
-            s.last_rollback_sweep = Some(now);
+            s.last_history_sweep = Some(now);
+        }
+        due
+    }
+
+    fn due(last: &mut Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        let due = last.is_none_or(|t| now - t >= chrono::Duration::minutes(10));
+        if due {
+            *last = Some(now);
         }
         due
     }

@@ -3,8 +3,9 @@
 
 use std::sync::atomic::Ordering;
 
+use super::executor::{record_bought, Report};
 use super::Engine;
-use crate::domain::{BuyId, CustomId, PurchaseState};
+use crate::domain::{BuyId, CustomId, PurchaseRecord, PurchaseState};
 use crate::exchange::PurchaseInfo;
 
 /// Ask about at most this many purchases per `market_getinfo`.
@@ -13,8 +14,10 @@ const CHUNK: usize = 100;
 /// How long an accepted offer is still watched for a rollback (Steam's trade protection window).
 const ROLLBACK_WATCH: chrono::Duration = chrono::Duration::days(8);
 
-/// Pending (from a crash) and unknown purchases: found by custom_id → bought; unknown to the
-/// exchange long enough after sending → nothing was bought, the reservation is released.
+/// Purchases whose outcome is open (pending from a crash, sent, unknown): found by the exchange →
+/// bought; pending and never sent → released at once; unknown to the exchange long enough after
+/// the request left → nothing was bought, the reservation is released. Every ten minutes, also
+/// looks for purchases the exchange completed after the ledger had released them.
 pub async fn resolve_open(engine: &Engine) {
     let open = match engine.ledger.open_purchases() {
         Ok(list) => list,
@@ -28,64 +31,127 @@ pub async fn resolve_open(engine: &Engine) {
             Ok(i) => i,
             Err(e) => return engine.api_error("market_getinfo", &e),
         };
+        // Every item of this answer is one of ours; one that does not say which keeps the rest
+        // from being called absent.
+        let anonymous = infos.iter().any(|i| i.custom_id.is_none());
         for r in chunk {
-            match infos.iter().find(|i| i.custom_id.as_deref() == Some(r.intent.custom_id.as_str())) {
+            match find(&infos, r) {
                 Some(info) => resolve_bought(engine, r, info, "market_getinfo"),
+                None if anonymous => tracing::warn!(
+                    custom_id = %r.intent.custom_id,
+                    "market_getinfo answered items without custom_id: cannot tell whether this order is among them; it stays open"
+                ),
                 None => unheard.push(r),
             }
         }
     }
-    // Not known by custom_id. Released only when the last attempt is old enough for any request to
-    // have landed, and market_history (searched separately) does not have it either.
     let now = engine.clock.now();
+    // Recorded but never sent (a stop or crash came before its request left): nothing to wait for.
+    let (never_sent, sent): (Vec<_>, Vec<_>) = unheard.into_iter().partition(|r| r.never_sent());
+    for r in never_sent {
+        release(engine, r, now, "recorded but never sent: the request did not leave before skinbot stopped".into());
+    }
+    // Sent and not known by custom_id. Released only when the last attempt is old enough for any
+    // request to have landed, and market_history (searched separately) does not have it either.
     let after = chrono::Duration::from_std(engine.config().orders.resolve_after).unwrap_or(chrono::Duration::MAX);
-    let due: Vec<_> = unheard.into_iter().filter(|r| now - last_attempt(r) >= after).collect();
-    if due.is_empty() {
+    let due: Vec<_> = sent.into_iter().filter(|r| now - r.last_attempt() >= after).collect();
+    let sweep = engine.history_sweep_due(now);
+    if due.is_empty() && !sweep {
         return;
     }
-    let oldest = due.iter().map(|r| r.created_at).min().unwrap_or(now);
-    // The exchange's clock may differ from ours (a sandbox may even run faster): search widely.
-    let starting = u64::try_from((oldest - chrono::Duration::days(1)).timestamp()).unwrap_or(0);
-    let ending = u64::try_from((now + chrono::Duration::days(365)).timestamp()).unwrap_or(u64::MAX);
-    let history = match engine.client.history_all(starting, ending).await {
+    let oldest = due.iter().map(|r| r.created_at).min().unwrap_or(now).min(now - LATE_PURCHASE_WATCH);
+    let history = match history_since(engine, oldest, now).await {
         Ok(h) => h,
         Err(e) => return engine.api_error("market_history", &e),
     };
     for r in due {
-        let cid = r.intent.custom_id.as_str();
-        if let Some(info) = history.iter().find(|i| i.custom_id.as_deref() == Some(cid)) {
+        if let Some(info) = find(&history, r) {
             resolve_bought(engine, r, info, "market_history");
             continue;
         }
-        let age = now - last_attempt(r);
-        let reason =
-            format!("unknown to the exchange {} s after the last attempt: nothing was bought", age.num_seconds());
-        engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
-        let state = PurchaseState::NotBought { code: 0, reason: reason.clone() };
-        if let Err(e) = engine.ledger.transition(&r.intent.custom_id, state, now, &reason) {
-            tracing::error!(custom_id = cid, error = %e, "cannot record the resolution");
+        if let Some(info) =
+            history.iter().find(|i| i.custom_id.is_none() && r.intent.item_id.is_none() && i.item.name == r.intent.name)
+        {
+            tracing::warn!(
+                custom_id = %r.intent.custom_id, buy_id = %info.buy_id,
+                "market_history has a purchase of this item without custom_id: it may be this order; it stays open"
+            );
+            continue;
+        }
+        let age = now - r.last_attempt();
+        release(
+            engine,
+            r,
+            now,
+            format!("unknown to the exchange {} s after the last attempt: nothing was bought", age.num_seconds()),
+        );
+    }
+    if sweep {
+        late_purchases(engine, &history);
+    }
+}
+
+/// The exchange's record of this order: by `custom_id`, else (an answer that omits it) by the
+/// listing it was for.
+fn find<'a>(infos: &'a [PurchaseInfo], r: &PurchaseRecord) -> Option<&'a PurchaseInfo> {
+    let cid = r.intent.custom_id.as_str();
+    infos
+        .iter()
+        .find(|i| i.custom_id.as_deref() == Some(cid))
+        .or_else(|| infos.iter().find(|i| i.custom_id.is_none() && r.intent.item_id.is_some_and(|id| id == i.item.id)))
+}
+
+/// `market_history` from `since` on; the exchange's clock may differ from ours (a sandbox may even
+/// run faster): searched widely.
+async fn history_since(
+    engine: &Engine,
+    since: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<PurchaseInfo>, crate::exchange::ExchangeError> {
+    let starting = u64::try_from((since - chrono::Duration::days(1)).timestamp()).unwrap_or(0);
+    let ending = u64::try_from((now + chrono::Duration::days(365)).timestamp()).unwrap_or(u64::MAX);
+    engine.client.history_all(starting, ending).await
+}
+
+/// How far back the history sweep looks for purchases the exchange completed late.
+const LATE_PURCHASE_WATCH: chrono::Duration = chrono::Duration::days(1);
+
+/// Purchases in the exchange's history that the ledger holds as not bought: the exchange completed
+/// them after the ledger released them (a slow proxy, a lost answer). Recorded as bought, loudly.
+fn late_purchases(engine: &Engine, history: &[PurchaseInfo]) {
+    for info in history {
+        let Some(cid) = info.custom_id.as_deref().and_then(|c| c.parse::<CustomId>().ok()) else { continue };
+        let Ok(Some(record)) = engine.ledger.get(&cid) else { continue };
+        if matches!(record.state, PurchaseState::NotBought { .. }) {
+            tracing::error!(
+                custom_id = %cid, buy_id = %info.buy_id,
+                "the exchange shows a purchase the ledger had released as not bought; recording it as bought"
+            );
+            resolve_bought(engine, &record, info, "market_history, after it was released");
         }
     }
 }
 
-/// When the purchase was last sent (or recorded, for one a crash left pending).
-fn last_attempt(r: &crate::domain::PurchaseRecord) -> chrono::DateTime<chrono::Utc> {
-    r.transitions.last().map(|t| t.at).unwrap_or(r.created_at).max(r.created_at)
-}
-
-fn resolve_bought(engine: &Engine, r: &crate::domain::PurchaseRecord, info: &PurchaseInfo, source: &str) {
+fn release(engine: &Engine, r: &PurchaseRecord, now: chrono::DateTime<chrono::Utc>, reason: String) {
     let cid = r.intent.custom_id.as_str();
-    let debited = info.balance_debited_sum.unwrap_or(info.item.price);
-    engine.note_debit(debited);
-    engine.stats.bought.fetch_add(1, Ordering::Relaxed);
-    let detail = format!("resolved by {source}: the exchange has buy_id {} for {debited}", info.buy_id);
-    tracing::info!(custom_id = cid, "{detail}");
-    if let Err(e) =
-        engine.ledger.transition(&r.intent.custom_id, bought_state(info, debited), engine.clock.now(), &detail)
-    {
+    engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
+    let state = PurchaseState::NotBought { code: 0, reason: reason.clone() };
+    if let Err(e) = engine.ledger.transition(&r.intent.custom_id, state, now, &reason) {
         tracing::error!(custom_id = cid, error = %e, "cannot record the resolution");
     }
+}
+
+fn resolve_bought(engine: &Engine, r: &PurchaseRecord, info: &PurchaseInfo, source: &str) {
+    let report = Report {
+        buy_id: info.buy_id,
+        item_id: info.item.id,
+        item_price: info.item.price,
+        debited: info.balance_debited_sum,
+        offer: info.offer_status.clone(),
+        tradeofferid: info.tradeofferid.clone(),
+    };
+    record_bought(engine, &r.intent, &report, source);
 }
 
 /// Bought purchases whose offer is still moving: asks `market_getinfo(buy_ids)` and records changes.

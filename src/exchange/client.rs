@@ -209,6 +209,18 @@ impl Client {
     /// `market_buy`. On [`ExchangeError::OutcomeUnknown`] do not buy again under a new id: ask
     /// [`Client::getinfo_custom_ids`] (re-sending with the same `custom_id` is also safe: error 7).
     pub async fn buy(&self, link: &TradeLink, order: &BuyOrder) -> Result<Purchase, ExchangeError> {
+        self.buy_marked(link, order, || Ok(())).await
+    }
+
+    /// [`Client::buy`], calling `mark` after the rate limiter let the request through and just
+    /// before it leaves (the ledger records "sent" there). If `mark` fails, nothing is sent:
+    /// [`ExchangeError::NotSent`].
+    pub async fn buy_marked(
+        &self,
+        link: &TradeLink,
+        order: &BuyOrder,
+        mark: impl FnOnce() -> Result<(), String>,
+    ) -> Result<Purchase, ExchangeError> {
         let mut params = trade_params(link);
         match &order.target {
             BuyTarget::Name { name, game } => {
@@ -223,11 +235,21 @@ impl Client {
         if let Some(cid) = &order.custom_id {
             params.push(("custom_id", Param::Text(cid.as_str().into())));
         }
-        self.call("market_buy", params, Priority::Trade).await
+        self.call_marked("market_buy", params, Priority::Trade, mark).await
     }
 
     /// `market_batch_buy`: one recipient, several listings; some may come back `unavailable`.
     pub async fn batch_buy(&self, link: &TradeLink, items: &[BatchItem]) -> Result<BatchResult, ExchangeError> {
+        self.batch_buy_marked(link, items, || Ok(())).await
+    }
+
+    /// [`Client::batch_buy`], calling `mark` just before the request leaves (see [`Client::buy_marked`]).
+    pub async fn batch_buy_marked(
+        &self,
+        link: &TradeLink,
+        items: &[BatchItem],
+        mark: impl FnOnce() -> Result<(), String>,
+    ) -> Result<BatchResult, ExchangeError> {
         let mut params = trade_params(link);
         let list = items
             .iter()
@@ -243,7 +265,7 @@ impl Client {
             })
             .collect();
         params.push(("items", Param::List(list)));
-        self.call("market_batch_buy", params, Priority::Trade).await
+        self.call_marked("market_batch_buy", params, Priority::Trade, mark).await
     }
 
     /// `market_getinfo` for one `buy_id`.
@@ -326,8 +348,18 @@ impl Client {
     async fn call<T: DeserializeOwned>(
         &self,
         method: &'static str,
+        params: Vec<(&'static str, Param)>,
+        priority: Priority,
+    ) -> Result<T, ExchangeError> {
+        self.call_marked(method, params, priority, || Ok(())).await
+    }
+
+    async fn call_marked<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
         mut params: Vec<(&'static str, Param)>,
         priority: Priority,
+        mark: impl FnOnce() -> Result<(), String>,
     ) -> Result<T, ExchangeError> {
         if let Some(limiter) = &self.limiter {
             limiter.acquire(priority).await;
@@ -361,6 +393,9 @@ impl Client {
                 req.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(ser.finish())
             }
         };
+        // The last thing before the request leaves: after the limiter's wait, so the mark says
+        // when the exchange may first have seen it.
+        mark().map_err(|reason| ExchangeError::NotSent { method, reason })?;
         tracing::debug!(method, "api call");
         let result = self.send(method, req).await;
         if let (Err(ExchangeError::RateLimited { .. }), Some(limiter)) = (&result, &self.limiter) {

@@ -327,48 +327,70 @@ impl Ledger {
         at: DateTime<Utc>,
         detail: &str,
     ) -> Result<PurchaseRecord, LedgerError> {
-        let (record, changed) = (&self.purchases, &self.open, &self.events, &self.meta)
+        let mut records = self.transition_all(std::slice::from_ref(id), &state, at, detail)?;
+        records.pop().ok_or_else(|| LedgerError::NotFound { custom_id: id.clone() })
+    }
+
+    /// Moves every purchase in `ids` to `state` in one transaction (all or none), flushed once: how a
+    /// chunk of orders is marked as sent just before its request leaves.
+    pub fn transition_all(
+        &self,
+        ids: &[CustomId],
+        state: &PurchaseState,
+        at: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<Vec<PurchaseRecord>, LedgerError> {
+        let (records, changed) = (&self.purchases, &self.open, &self.events, &self.meta)
             .transaction(|(purchases, open, events, meta)| {
                 let abort = |e| Err(ConflictableTransactionError::Abort(e));
-                let Some(value) = purchases.get(id.as_str())? else {
-                    return abort(LedgerError::NotFound { custom_id: id.clone() });
-                };
-                let mut record = match decode_record(id.as_str().as_bytes(), &value) {
-                    Ok(r) => r,
-                    Err(e) => return abort(e),
-                };
-                match check_transition(&record, &state) {
-                    Err(e) => return abort(e),
-                    Ok(Change::NoOp) => return Ok((record, false)),
-                    Ok(Change::Apply) => {}
-                }
-                record.transition(state.clone(), at, detail);
-                let json = match serde_json::to_vec(&record) {
-                    Ok(j) => j,
-                    Err(e) => {
-                        return abort(LedgerError::InvalidRecord {
-                            custom_id: id.clone(),
-                            reason: format!("cannot be encoded: {e}"),
-                        })
-                    }
-                };
-                purchases.insert(id.as_str(), json)?;
-                let index_key = time_index_key(record.created_at, id);
-                if record.state.is_final() {
-                    open.remove(index_key)?;
-                } else {
-                    open.insert(index_key, &[])?;
-                }
                 let mut log = Appender::start(events, meta)?;
-                log.append(at, EventKind::Transition, detail, &record)?;
+                let mut out = Vec::with_capacity(ids.len());
+                let mut changed = false;
+                for id in ids {
+                    let Some(value) = purchases.get(id.as_str())? else {
+                        return abort(LedgerError::NotFound { custom_id: id.clone() });
+                    };
+                    let mut record = match decode_record(id.as_str().as_bytes(), &value) {
+                        Ok(r) => r,
+                        Err(e) => return abort(e),
+                    };
+                    match check_transition(&record, state) {
+                        Err(e) => return abort(e),
+                        Ok(Change::NoOp) => {
+                            out.push(record);
+                            continue;
+                        }
+                        Ok(Change::Apply) => {}
+                    }
+                    record.transition(state.clone(), at, detail);
+                    let json = match serde_json::to_vec(&record) {
+                        Ok(j) => j,
+                        Err(e) => {
+                            return abort(LedgerError::InvalidRecord {
+                                custom_id: id.clone(),
+                                reason: format!("cannot be encoded: {e}"),
+                            })
+                        }
+                    };
+                    purchases.insert(id.as_str(), json)?;
+                    let index_key = time_index_key(record.created_at, id);
+                    if record.state.is_final() {
+                        open.remove(index_key)?;
+                    } else {
+                        open.insert(index_key, &[])?;
+                    }
+                    log.append(at, EventKind::Transition, detail, &record)?;
+                    changed = true;
+                    out.push(record);
+                }
                 log.finish()?;
-                Ok((record, true))
+                Ok((out, changed))
             })
             .map_err(|e| self.tx_error(e))?;
         if changed {
             self.flush()?;
         }
-        Ok(record)
+        Ok(records)
     }
 
     pub fn get(&self, id: &CustomId) -> Result<Option<PurchaseRecord>, LedgerError> {
