@@ -123,3 +123,49 @@ async fn a_stop_between_chunks_leaves_the_held_back_chunks_unrecorded_and_unsent
     assert_eq!(crate::helpers::requests_for(&sb, "market_batch_buy"), 1, "the held-back chunk was not sent");
     assert_eq!(sb.purchases().len(), 2);
 }
+
+#[tokio::test]
+async fn rates_past_their_maximum_age_refuse_orders_in_other_currencies() {
+    use skinbot::sandbox::Faults;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let clock = ManualClock::new();
+    let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let cfg = "[budget]\nper_order = \"40 eur\"\nrates_max_age_secs = 60\nbalance_max_age_secs = 3600\n";
+    let engine = Engine::new(Arc::new(config(cfg)), strategy(CHEAP_CASES), deps);
+    engine.refresh_rates().await;
+    // The currencies call starts failing; a minute later the rates in force are too old to use.
+    sb.set_faults(Faults { http_error_rate: 1.0, only_methods: vec!["currencies".into()], ..Faults::none() });
+    clock.advance(Duration::from_secs(61));
+    engine.refresh_rates().await;
+    engine.tick().await;
+    assert_eq!(crate::engine::buy_requests(&sb), 0, "a limit in EUR cannot be checked with stale rates");
+    assert!(engine.stats.refusals().get("no_rate").copied().unwrap_or(0) > 0, "{:?}", engine.stats.refusals());
+    // Fresh rates: orders go out again.
+    sb.set_faults(Faults::none());
+    engine.refresh_rates().await;
+    engine.tick().await;
+    assert!(crate::engine::buy_requests(&sb) > 0);
+}
+
+#[tokio::test]
+async fn a_first_currency_list_far_from_the_last_recorded_rates_is_not_believed_at_once() {
+    use skinbot::domain::Rates;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let ledger = Ledger::temporary().unwrap();
+    // The last accepted rates put EUR a hundred times lower than the sandbox's first answer says.
+    let mut last = Rates::new();
+    last.insert("eur".parse().unwrap(), dec!(0.0092)).unwrap();
+    ledger.set_last_rates(&last).unwrap();
+    let deps = Deps { client: client(&sb), ledger, clock: Arc::new(skinbot::engine::clock::TokioClock::new()) };
+    let cfg = "[budget]\nper_order = \"40 eur\"\n";
+    let engine = Engine::new(Arc::new(config(cfg)), strategy(CHEAP_CASES), deps);
+    engine.refresh_rates().await;
+    engine.tick().await;
+    assert_eq!(crate::engine::buy_requests(&sb), 0, "no EUR limit is checked with a doubted list");
+    // The same list twice more: believed (a real move, or a wrong record).
+    engine.refresh_rates().await;
+    engine.refresh_rates().await;
+    engine.tick().await;
+    assert!(crate::engine::buy_requests(&sb) > 0);
+    assert_eq!(engine.ledger().last_rates().unwrap().unwrap().get(&"eur".parse().unwrap()), Some(dec!(0.92)));
+}

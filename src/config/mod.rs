@@ -76,6 +76,9 @@ pub struct BudgetSettings {
     pub per_day: Option<Money>,
     pub balance_floor: Money,
     pub balance_max_age: Duration,
+    /// Currency rates older than this are not used: limits and prices in other currencies than
+    /// USD refuse orders until fresh rates arrive.
+    pub rates_max_age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +186,16 @@ mod tests {
 
     fn parse(src: &str) -> Result<Config, FileError> {
         Config::parse(Path::new("skinbot.toml"), src, &Env(HashMap::from([("SKINBOT_SECRET", "s3cr3t")])))
+    }
+
+    #[test]
+    fn a_limit_in_a_currency_the_api_does_not_list_is_refused_at_load() {
+        let e = parse("[budget]\nper_order = \"50 btc\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("budget.per_order"), "{e}");
+        assert!(e.to_string().contains("BTC is not a currency the SkinsBack API lists"), "{e}");
+        let e = parse("[budget]\ncurrency = \"xyz\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("budget.currency"), "{e}");
+        assert!(parse("[budget]\nper_order = \"50 eur\"\n").is_ok());
     }
 
     #[test]

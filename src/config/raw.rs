@@ -77,6 +77,7 @@ pub(crate) struct RawBudget {
     pub(crate) per_day: Option<Spanned<String>>,
     pub(crate) balance_floor: Option<Spanned<String>>,
     pub(crate) balance_max_age_secs: Option<u64>,
+    pub(crate) rates_max_age_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

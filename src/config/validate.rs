@@ -227,6 +227,7 @@ pub(crate) fn budget(raw: &RawBudget, ctx: &Ctx) -> Result<BudgetSettings, FileE
         Some(c) => c
             .get_ref()
             .parse()
+            .and_then(CurrencyCode::listed)
             .map_err(|e: crate::domain::money::MoneyError| ctx.at(c.span(), "budget.currency", e.to_string()))?,
         None => CurrencyCode::usd(),
     };
@@ -235,7 +236,11 @@ pub(crate) fn budget(raw: &RawBudget, ctx: &Ctx) -> Result<BudgetSettings, FileE
         let t = text.get_ref().trim();
         let with_currency =
             if t.split_whitespace().count() == 1 { format!("{t} {}", currency.as_str()) } else { t.to_string() };
-        with_currency.parse::<Money>().map(Some).map_err(|e| ctx.at(text.span(), field, e.to_string()))
+        with_currency
+            .parse::<Money>()
+            .and_then(Money::listed)
+            .map(Some)
+            .map_err(|e| ctx.at(text.span(), field, e.to_string()))
     };
     Ok(BudgetSettings {
         per_order: money(&raw.per_order, "budget.per_order")?.or_else(|| default_money("50", &currency)),
@@ -246,6 +251,7 @@ pub(crate) fn budget(raw: &RawBudget, ctx: &Ctx) -> Result<BudgetSettings, FileE
             .or_else(|| default_money("100", &currency))
             .unwrap_or_else(|| Money::usd(Usd::ZERO)),
         balance_max_age: Duration::from_secs(raw.balance_max_age_secs.unwrap_or(30).max(1)),
+        rates_max_age: Duration::from_secs(raw.rates_max_age_secs.unwrap_or(3600).max(1)),
     })
 }
 

@@ -105,6 +105,20 @@ impl CurrencyCode {
     pub fn is_usd(&self) -> bool {
         self.0 == "usd"
     }
+
+    /// The currencies the SkinsBack `currencies` method is documented to list. A limit or price
+    /// written in another one could never be converted: it would block every order silently.
+    pub const LISTED: [&'static str; 10] = ["usd", "rub", "uah", "eur", "cny", "kzt", "aud", "cad", "brl", "nzd"];
+
+    /// This code, if the API lists it (for amounts a user writes; the API's own lists are taken
+    /// as they come).
+    pub fn listed(self) -> Result<Self, MoneyError> {
+        if Self::LISTED.contains(&self.0.as_str()) {
+            Ok(self)
+        } else {
+            Err(MoneyError::Unlisted(self))
+        }
+    }
 }
 
 impl FromStr for CurrencyCode {
@@ -162,6 +176,12 @@ impl Money {
 
     pub fn currency(&self) -> &CurrencyCode {
         &self.currency
+    }
+
+    /// This amount, if its currency is one the API lists (see [`CurrencyCode::listed`]).
+    pub fn listed(self) -> Result<Self, MoneyError> {
+        let currency = self.currency.listed()?;
+        Ok(Money { currency, ..self })
     }
 
     /// Converts to USD with `rates` (units of a currency per 1 USD, as the `currencies` method lists them).
@@ -259,6 +279,8 @@ pub enum MoneyError {
     Negative(String),
     #[error("`{0}` is not a currency code (expected three letters such as usd, eur, rub)")]
     BadCurrency(String),
+    #[error("{0} is not a currency the SkinsBack API lists (usd, rub, uah, eur, cny, kzt, aud, cad, brl, nzd)")]
+    Unlisted(CurrencyCode),
     #[error("no exchange rate known for {0}")]
     NoRate(CurrencyCode),
     #[error("rate {1} for {0} is not positive")]

@@ -73,7 +73,13 @@ impl Stats {
 
 #[derive(Debug, Default)]
 struct Shared {
-    rates: Option<Rates>,
+    /// The currency rates in force and when they were fetched.
+    rates: Option<(Rates, DateTime<Utc>)>,
+    /// A list that moved implausibly far from the rates in force, and how many lists in a row
+    /// agreed with it: after [`BELIEVE_AFTER`] it is believed.
+    doubted: Option<(Rates, u32)>,
+    /// The rates in force are past their maximum age (logged once when they become so).
+    rates_stale: bool,
     /// Last fetched project balance, when, and what purchases debited since.
     balance: Option<LastBalance>,
     /// Set after a fatal exchange error: nothing is bought until restart.
@@ -235,23 +241,76 @@ impl Engine {
         watcher.abort();
     }
 
-    /// `currencies` → rates.
+    /// `currencies` → rates, checked against the rates in force, or at start against the last ones
+    /// the ledger recorded: a rate that halves or doubles is more likely a bad answer than a market
+    /// move. A list that repeats itself [`BELIEVE_AFTER`] times in a row is believed all the same.
     pub async fn refresh_rates(&self) {
-        match self.client.currencies().await {
-            Ok(items) => match wire::rates_from(&items) {
-                Ok(rates) => {
-                    let mut s = self.shared();
-                    match s.rates.as_ref().and_then(|old| implausible_move(old, &rates)) {
-                        Some(why) => tracing::warn!("currency rates ignored, keeping the previous ones: {why}"),
-                        None => s.rates = Some(rates),
-                    }
+        let rates = match self.client.currencies().await.and_then(|items| {
+            wire::rates_from(&items).map_err(|e| ExchangeError::Malformed {
+                method: "currencies",
+                field: e.clone(),
+                detail: e,
+            })
+        }) {
+            Ok(rates) => rates,
+            Err(e) => return self.api_error("currencies", &e),
+        };
+        let now = self.clock.now();
+        let mut s = self.shared();
+        let reference = match &s.rates {
+            Some((held, _)) => Some(held.clone()),
+            None => self.ledger.last_rates().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the last recorded rates");
+                None
+            }),
+        };
+        if let Some(why) = reference.and_then(|old| implausible_move(&old, &rates)) {
+            let repeats = match &s.doubted {
+                Some((doubted, n)) if implausible_move(doubted, &rates).is_none() => n + 1,
+                _ => 1,
+            };
+            if repeats < BELIEVE_AFTER {
+                tracing::warn!("currency rates ignored ({repeats} of {BELIEVE_AFTER} lists in a row like it): {why}");
+                s.doubted = Some((rates, repeats));
+                return;
+            }
+            tracing::warn!("currency rates accepted after {repeats} lists in a row agreed: {why}");
+        }
+        if let Err(e) = self.ledger.set_last_rates(&rates) {
+            tracing::warn!(error = %e, "cannot record the rates");
+        }
+        if s.rates_stale {
+            tracing::info!("fresh currency rates: limits and prices in every currency are checked again");
+            s.rates_stale = false;
+        }
+        s.rates = Some((rates, now));
+        s.doubted = None;
+    }
+
+    /// The rates to decide with at `now`: those in force while younger than `max_age`, else none
+    /// (only USD amounts can be checked then; the rest refuse, with `why`).
+    pub(crate) fn rates_in_force(&self, now: DateTime<Utc>, max_age: std::time::Duration) -> (Rates, Option<String>) {
+        let mut s = self.shared();
+        let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        match s.rates.clone() {
+            Some((rates, at)) if now - at <= max_age => (rates, None),
+            held => {
+                let why = match held {
+                    Some((_, at)) => format!(
+                        "the currency rates are {} min old (max {} min)",
+                        (now - at).num_minutes(),
+                        max_age.num_minutes()
+                    ),
+                    None => "no currency rates yet".to_string(),
+                };
+                if !s.rates_stale {
+                    tracing::warn!(
+                        "{why}: limits and prices in other currencies than USD refuse orders until fresh rates arrive"
+                    );
+                    s.rates_stale = true;
                 }
-                Err(e) => self.api_error(
-                    "currencies",
-                    &ExchangeError::Malformed { method: "currencies", field: e.clone(), detail: e },
-                ),
-            },
-            Err(e) => self.api_error("currencies", &e),
+                (Rates::new(), Some(why))
+            }
         }
     }
 
@@ -322,6 +381,9 @@ impl Engine {
         reconcile::follow_offers(self).await;
     }
 }
+
+/// How many currency lists in a row must agree before an implausible move is believed.
+const BELIEVE_AFTER: u32 = 3;
 
 /// A rate that moved by more than half (or doubled) since the last accepted list is more likely a
 /// bad answer than a market move; limits written in that currency would be off by as much.

@@ -95,7 +95,7 @@ impl Engine {
             book.totals.clone()
         };
         let tally = Tally::from_parts(totals, &records, windows.day_start);
-        let rates = self.shared().rates.clone().unwrap_or_default();
+        let (rates, stale) = self.rates_in_force(now, config.budget.rates_max_age);
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
         let decision = decide(&strategies, &snapshot, &rates, &tally, &refs);
         for note in &decision.notes {
@@ -108,7 +108,8 @@ impl Engine {
                 for _ in &decision.candidates {
                     self.stats.refused("no_rate");
                 }
-                return tracing::warn!("no order this tick: cannot convert a limit to USD: {e}");
+                let why = stale.map(|w| format!(" ({w})")).unwrap_or_default();
+                return tracing::warn!("no order this tick: cannot convert a limit to USD: {e}{why}");
             }
         };
         let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);

@@ -31,7 +31,7 @@ pub use events::{Event, EventKind};
 pub use prices::weighted_median;
 
 use crate::domain::lifecycle::{Change, TransitionError};
-use crate::domain::{CustomId, Game, PurchaseRecord, PurchaseState, Usd};
+use crate::domain::{CustomId, Game, PurchaseRecord, PurchaseState, Rates, Usd};
 use events::Appender;
 use keys::{id_from_time_index_key, time_index_key, time_prefix};
 
@@ -39,6 +39,8 @@ const SCHEMA_VERSION: u64 = 1;
 const META_SCHEMA: &str = "schema_version";
 /// The last custom id issued: unix second (i64 BE) + sequence within it (u32 BE).
 const META_LAST_ID: &str = "ids.last";
+/// The currency rates last accepted (JSON).
+const META_LAST_RATES: &str = "rates.last";
 
 /// Last recorded price per item, filled lazily from the `prices` tree; `None` = known to have none.
 type PriceCache = HashMap<Game, HashMap<String, Option<(u64, Usd)>>>;
@@ -194,6 +196,30 @@ impl Ledger {
     pub fn set_identity(&self, identity: &str) -> Result<(), LedgerError> {
         self.meta.insert(b"identity", identity.as_bytes()).map_err(|e| self.storage(e))?;
         self.flush()
+    }
+
+    /// The currency rates last accepted, as [`Ledger::set_last_rates`] recorded them: what a first
+    /// currency list after a start is checked against.
+    pub fn last_rates(&self) -> Result<Option<Rates>, LedgerError> {
+        match self.meta.get(META_LAST_RATES).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| LedgerError::Corrupt {
+                tree: "meta",
+                key: META_LAST_RATES.into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Records the currency rates just accepted (not flushed: losing the last few is harmless).
+    pub fn set_last_rates(&self, rates: &Rates) -> Result<(), LedgerError> {
+        let json = serde_json::to_vec(rates).map_err(|e| LedgerError::Corrupt {
+            tree: "meta",
+            key: META_LAST_RATES.into(),
+            reason: e.to_string(),
+        })?;
+        self.meta.insert(META_LAST_RATES, json).map_err(|e| self.storage(e))?;
+        Ok(())
     }
 
     /// Notes that `game`'s price list was observed at `at`, and returns since when it has been observed

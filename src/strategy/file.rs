@@ -190,7 +190,12 @@ impl Strategy {
             let selector =
                 Selector::compile(r.select.get_ref()).map_err(|e| at(r.select.span(), "select", e.to_string()))?;
             let max_price = match &r.max_price {
-                Some(m) => Some(m.get_ref().parse::<Money>().map_err(|e| at(m.span(), "max_price", e.to_string()))?),
+                Some(m) => Some(
+                    m.get_ref()
+                        .parse::<Money>()
+                        .and_then(Money::listed)
+                        .map_err(|e| at(m.span(), "max_price", e.to_string()))?,
+                ),
                 None => None,
             };
             let discount = match &r.discount {
@@ -346,6 +351,9 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("rules[0].max_price"), "{e}");
         let e = parse("[[rules]]\nselect = { kind = \"knife\" }\nmax_price = \"12 bucks\"\n").unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("rules[0].max_price")), "{e}");
+        let e = parse("[[rules]]\nselect = { kind = \"knife\" }\nmax_price = \"12 btc\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("rules[0].max_price")), "{e}");
+        assert!(e.to_string().contains("not a currency the SkinsBack API lists"), "{e}");
         let e = parse("[[rules]]\nselect = { kind = \"knife\" }\nmax_price = \"1\"\nper_dya = 3\n").unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
         assert!(e.to_string().contains("per_dya"), "{e}");
