@@ -64,6 +64,39 @@ pub struct Schedules {
     pub currencies: Cron,
     pub balance: Cron,
     pub poll: Cron,
+    /// Asks the exchange's `status`; buying pauses while it says unavailable.
+    pub status: Cron,
+}
+
+/// `[halt]`: anomalies that halt buying until someone resumes (`None` = that brake is off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaltSettings {
+    /// A purchase the exchange reports differently from the order (debit above max_price, another
+    /// listing, no debit).
+    pub on_disagreement: bool,
+    /// This many failed deliveries in a row (`trade_create_error`, `canceled`, `timeout`).
+    pub failed_deliveries: Option<u32>,
+    /// This many exchange errors within this long.
+    pub error_storm: Option<(u32, Duration)>,
+    /// The exchange refuses the credentials or the project (`-2`, `-3`, `-4`).
+    pub on_bad_credentials: bool,
+    /// More than this spent or reserved within this long, whatever the budget windows say.
+    pub velocity: Option<(Money, Duration)>,
+}
+
+/// `[sanity]`: what is too strange to buy from (`None` = that check is off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SanitySettings {
+    /// No buying from a price list whose `last_update` is older than this.
+    pub pricelist_max_age: Option<Duration>,
+    /// A candidate priced more than this factor away (above or below) from its item's recorded
+    /// median is refused.
+    pub price_jump_factor: Option<rust_decimal::Decimal>,
+    /// The window of that median.
+    pub median_hours: u32,
+    /// A price list that shrank by more than this share (percent) since the last one pauses buying
+    /// for that tick.
+    pub list_drop_percent: Option<u8>,
 }
 
 /// Budget limits as written (any currency the API lists); converted to USD with the latest rates
@@ -79,6 +112,8 @@ pub struct BudgetSettings {
     /// Currency rates older than this are not used: limits and prices in other currencies than
     /// USD refuse orders until fresh rates arrive.
     pub rates_max_age: Duration,
+    /// The currency of amounts written without one.
+    pub currency: crate::domain::CurrencyCode,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +145,8 @@ pub struct Config {
     pub strategy_paths: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub sandbox: SandboxSettings,
+    pub halt: HaltSettings,
+    pub sanity: SanitySettings,
 }
 
 /// How to find secrets: the process environment in production, a map in tests.
@@ -157,6 +194,8 @@ impl Config {
         let strategy_paths = validate::strategies(&raw.strategies, &ctx);
         let state_dir = validate::state(&raw.state, &ctx);
         let sandbox = validate::sandbox(&raw.sandbox, &ctx)?;
+        let halt = validate::halt(&raw.halt, &budget, &ctx)?;
+        let sanity = validate::sanity(&raw.sanity, &ctx)?;
         Ok(Config {
             source: None,
             hash: hex::encode(Sha256::digest(source.as_bytes())),
@@ -168,6 +207,8 @@ impl Config {
             strategy_paths,
             state_dir,
             sandbox,
+            halt,
+            sanity,
         })
     }
 }

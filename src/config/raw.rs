@@ -26,6 +26,33 @@ pub(crate) struct RawConfig {
     pub(crate) state: RawState,
     #[serde(default)]
     pub(crate) sandbox: RawSandbox,
+    #[serde(default)]
+    pub(crate) halt: RawHalt,
+    #[serde(default)]
+    pub(crate) sanity: RawSanity,
+}
+
+/// `[halt]`: the brakes that pull themselves.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHalt {
+    pub(crate) on_disagreement: Option<bool>,
+    pub(crate) failed_deliveries: Option<u32>,
+    pub(crate) errors: Option<u32>,
+    pub(crate) errors_minutes: Option<u32>,
+    pub(crate) on_bad_credentials: Option<bool>,
+    pub(crate) velocity: Option<Spanned<String>>,
+    pub(crate) velocity_minutes: Option<u32>,
+}
+
+/// `[sanity]`: price lists and prices too strange to buy from.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSanity {
+    pub(crate) pricelist_max_age_secs: Option<u64>,
+    pub(crate) price_jump_factor: Option<Spanned<String>>,
+    pub(crate) median_hours: Option<u32>,
+    pub(crate) list_drop_percent: Option<Spanned<u8>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +91,7 @@ pub(crate) struct RawSchedule {
     pub(crate) currencies: Option<Spanned<String>>,
     pub(crate) balance: Option<Spanned<String>>,
     pub(crate) poll: Option<Spanned<String>>,
+    pub(crate) status: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,10 +10,13 @@ use chrono_tz::Tz;
 use secrecy::SecretString;
 use toml::Spanned;
 
-use super::raw::{RawBudget, RawExchange, RawOrders, RawSandbox, RawSchedule, RawState, RawStrategies, RawTradeLink};
+use super::raw::{
+    RawBudget, RawExchange, RawHalt, RawOrders, RawSandbox, RawSanity, RawSchedule, RawState, RawStrategies,
+    RawTradeLink,
+};
 use super::{
-    BudgetSettings, Cron, Endpoint, ExchangeSettings, FileError, OrderSettings, SandboxSettings, Schedules,
-    SecretSource, SANDBOX_TRADE_URL,
+    BudgetSettings, Cron, Endpoint, ExchangeSettings, FileError, HaltSettings, OrderSettings, SandboxSettings,
+    SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
 };
 use crate::domain::{CurrencyCode, Game, Money, TradeLink, Usd};
 
@@ -218,6 +221,7 @@ pub(crate) fn schedule(raw: &RawSchedule, ctx: &Ctx) -> Result<Schedules, FileEr
         currencies: cron(&raw.currencies, "schedule.currencies", "0 * * * * *")?,
         balance: cron(&raw.balance, "schedule.balance", "*/10 * * * * *")?,
         poll: cron(&raw.poll, "schedule.poll", "*/2 * * * * *")?,
+        status: cron(&raw.status, "schedule.status", "*/30 * * * * *")?,
     })
 }
 
@@ -252,6 +256,7 @@ pub(crate) fn budget(raw: &RawBudget, ctx: &Ctx) -> Result<BudgetSettings, FileE
             .unwrap_or_else(|| Money::usd(Usd::ZERO)),
         balance_max_age: Duration::from_secs(raw.balance_max_age_secs.unwrap_or(30).max(1)),
         rates_max_age: Duration::from_secs(raw.rates_max_age_secs.unwrap_or(3600).max(1)),
+        currency,
     })
 }
 
@@ -323,5 +328,62 @@ pub(crate) fn sandbox(raw: &RawSandbox, ctx: &Ctx) -> Result<SandboxSettings, Fi
         },
         time_scale: raw.time_scale.unwrap_or(30).max(1),
         catalog: raw.catalog.as_deref().map(|c| ctx.resolve(c)),
+    })
+}
+
+/// `[halt]`: every automatic halt is on by default; a count of 0 turns one off.
+pub(crate) fn halt(raw: &RawHalt, budget: &BudgetSettings, ctx: &Ctx) -> Result<HaltSettings, FileError> {
+    let minutes = |m: Option<u32>, default: u32| Duration::from_secs(u64::from(m.unwrap_or(default).max(1)) * 60);
+    let velocity = match &raw.velocity {
+        None => format!("150 {}", budget.currency.as_str()).parse::<Money>().ok(),
+        Some(text) => {
+            let t = text.get_ref().trim();
+            let with_currency = if t.split_whitespace().count() == 1 {
+                format!("{t} {}", budget.currency.as_str())
+            } else {
+                t.to_string()
+            };
+            let m = with_currency
+                .parse::<Money>()
+                .and_then(Money::listed)
+                .map_err(|e| ctx.at(text.span(), "halt.velocity", e.to_string()))?;
+            (!m.amount().is_zero()).then_some(m)
+        }
+    };
+    Ok(HaltSettings {
+        on_disagreement: raw.on_disagreement.unwrap_or(true),
+        failed_deliveries: Some(raw.failed_deliveries.unwrap_or(5)).filter(|n| *n > 0),
+        error_storm: Some(raw.errors.unwrap_or(20))
+            .filter(|n| *n > 0)
+            .map(|n| (n, minutes(raw.errors_minutes, 5))),
+        on_bad_credentials: raw.on_bad_credentials.unwrap_or(true),
+        velocity: velocity.map(|m| (m, minutes(raw.velocity_minutes, 10))),
+    })
+}
+
+/// `[sanity]`: every check is on by default; 0 turns one off.
+pub(crate) fn sanity(raw: &RawSanity, ctx: &Ctx) -> Result<SanitySettings, FileError> {
+    let factor = match &raw.price_jump_factor {
+        None => Some(rust_decimal::Decimal::from(3)),
+        Some(t) => {
+            let f = crate::domain::money::parse_decimal(t.get_ref()).map_err(|e| ctx.at(t.span(), "sanity.price_jump_factor", e.to_string()))?;
+            if !f.is_zero() && f <= rust_decimal::Decimal::ONE {
+                return Err(ctx.at(t.span(), "sanity.price_jump_factor", format!("`{f}` must be above 1 (or 0 for off)")));
+            }
+            (!f.is_zero()).then_some(f)
+        }
+    };
+    let drop = match &raw.list_drop_percent {
+        None => Some(50),
+        Some(p) if *p.get_ref() > 100 => {
+            return Err(ctx.at(p.span(), "sanity.list_drop_percent", format!("`{}` is not a percentage", p.get_ref())))
+        }
+        Some(p) => Some(*p.get_ref()).filter(|p| *p > 0),
+    };
+    Ok(SanitySettings {
+        pricelist_max_age: Some(raw.pricelist_max_age_secs.unwrap_or(600)).filter(|s| *s > 0).map(Duration::from_secs),
+        price_jump_factor: factor,
+        median_hours: raw.median_hours.unwrap_or(24).clamp(1, 24 * 30),
+        list_drop_percent: drop,
     })
 }

@@ -8,12 +8,14 @@
 //! - `events`: u64 sequence → hash-chained event (see [`events`]). Written in the same sled transaction as
 //!   the purchase it describes, so the two never disagree.
 //! - `prices`: game 0x00 name 0x00 unix seconds → price text, only when the price changed.
-//! - `meta`: schema version, the custom id counter, the chain head.
+//! - `meta`: schema version, the custom id counter, the chain head, the last accepted rates.
+//! - `halts`: u64 sequence → [`HaltEvent`]: every halt and resume, who and why (see [`halts`]).
 //!
 //! Key layouts are in [`keys`]. sled lets one process open a database; [`LedgerError::Locked`] says so.
 
 mod error;
 pub mod events;
+mod halts;
 pub mod keys;
 mod prices;
 pub mod remote;
@@ -28,6 +30,7 @@ use sled::Tree;
 
 pub use error::LedgerError;
 pub use events::{Event, EventKind};
+pub use halts::HaltEvent;
 pub use prices::weighted_median;
 
 use crate::domain::lifecycle::{Change, TransitionError};
@@ -55,6 +58,7 @@ pub struct Ledger {
     events: Tree,
     prices: Tree,
     meta: Tree,
+    halts: Tree,
     /// Where it lives, for error messages.
     dir: Arc<str>,
     /// Also serializes price writes, so the cache and the tree move together.
@@ -134,6 +138,7 @@ impl Ledger {
             events: tree("events")?,
             prices: tree("prices")?,
             meta: tree("meta")?,
+            halts: tree("halts")?,
             db,
             dir: dir.into(),
             price_cache: Arc::default(),
