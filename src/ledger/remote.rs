@@ -2,7 +2,7 @@
 //! bot serves read-only views of its ledger on loopback, and `skinbot ledger` asks it when the
 //! database is locked. Where to ask (address and a random token) is in `<state>/control.json`,
 //! readable by the bot's user only, in a state folder only that user can write to; the file is
-//! removed when the bot stops.
+//! removed when the bot stops. The endpoint is bounded ([`ConnLimits::LEDGER`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::Ledger;
 use crate::domain::PurchaseRecord;
+use crate::net::ConnLimits;
 
 const TOKEN_HEADER: &str = "x-skinbot-token";
 
@@ -49,7 +50,17 @@ struct App {
 pub async fn serve(
     ledger: Ledger,
     state_dir: &Path,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    serve_with_limits(ledger, state_dir, shutdown, ConnLimits::LEDGER).await
+}
+
+/// [`serve`], with other bounds on connections and requests than [`ConnLimits::LEDGER`].
+pub async fn serve_with_limits(
+    ledger: Ledger,
+    state_dir: &Path,
     mut shutdown: watch::Receiver<bool>,
+    limits: ConnLimits,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     check_state_dir(state_dir)?;
     let listener =
@@ -74,9 +85,7 @@ pub async fn serve(
                 }
             }
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            tracing::warn!(error = %e, "the ledger's loopback endpoint stopped");
-        }
+        crate::net::serve_bounded(listener, app, limits, stop).await;
         let _ = std::fs::remove_file(&path);
     }))
 }
