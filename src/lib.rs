@@ -40,6 +40,8 @@ pub mod exchange;
 pub mod guard;
 /// The ledger: purchases, their history as a hash-chained event log, recorded prices (sled).
 pub mod ledger;
+/// Serving HTTP within bounds: connections, time to send a request, request size (ledger endpoint, sandbox).
+pub mod net;
 /// The simulated SkinsBack server: same API, in-process or standalone.
 pub mod sandbox;
 /// The request signature and websocket/webhook hashes, shared by client and sandbox so neither depends on the other.

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod edges;
 mod engine;
 mod exchange;
 mod guard;

@@ -33,8 +33,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let sources = Sources { config: args.config.clone(), strategies: args.strategies.clone() };
     let (config, strategies) = sources.load()?;
     let fingerprint = sources.fingerprint(&config);
-    std::fs::create_dir_all(&config.state_dir)
+    create_state_dir(&config.state_dir)
         .with_context(|| format!("failed to create the state folder {}", config.state_dir.display()))?;
+    // Before anything is opened or written there: the ledger and the endpoint's token.
+    crate::ledger::remote::check_state_dir(&config.state_dir)?;
     let ledger = open_ledger(&config)?;
 
     // The embedded default: an in-process sandbox whose offers resolve `time_scale` times faster.
@@ -85,6 +87,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         sb.shutdown().await;
     }
     Ok(())
+}
+
+/// Creates the state folder (and missing parents) for this user only, so the check that follows
+/// accepts what the bot made itself whatever the umask; an existing folder is left as it is.
+fn create_state_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 async fn wait_for_stop(duration: Option<u64>) {

@@ -1,7 +1,8 @@
 //! Reading the ledger while the bot runs. sled lets one process open a database, so the running
 //! bot serves read-only views of its ledger on loopback, and `skinbot ledger` asks it when the
 //! database is locked. Where to ask (address and a random token) is in `<state>/control.json`,
-//! readable by the bot's user only; the file is removed when the bot stops.
+//! readable by the bot's user only, in a state folder only that user can write to; the file is
+//! removed when the bot stops. The endpoint is bounded ([`ConnLimits::LEDGER`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 
 use super::Ledger;
 use crate::domain::PurchaseRecord;
+use crate::net::ConnLimits;
 
 const TOKEN_HEADER: &str = "x-skinbot-token";
 
@@ -48,8 +50,19 @@ struct App {
 pub async fn serve(
     ledger: Ledger,
     state_dir: &Path,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    serve_with_limits(ledger, state_dir, shutdown, ConnLimits::LEDGER).await
+}
+
+/// [`serve`], with other bounds on connections and requests than [`ConnLimits::LEDGER`].
+pub async fn serve_with_limits(
+    ledger: Ledger,
+    state_dir: &Path,
+    mut shutdown: watch::Receiver<bool>,
+    limits: ConnLimits,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    check_state_dir(state_dir)?;
     let listener =
         tokio::net::TcpListener::bind("127.0.0.1:0").await.context("failed to open the ledger's loopback port")?;
     let addr = listener.local_addr()?;
@@ -72,23 +85,63 @@ pub async fn serve(
                 }
             }
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            tracing::warn!(error = %e, "the ledger's loopback endpoint stopped");
-        }
+        crate::net::serve_bounded(listener, app, limits, stop).await;
         let _ = std::fs::remove_file(&path);
     }))
 }
 
+/// Refuses a state folder that other users can write to: they could put their own control file
+/// (address and token) or ledger there. Called before anything is opened or written in it.
+pub fn check_state_dir(state_dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state_dir)
+            .with_context(|| format!("failed to read the state folder {}", state_dir.display()))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        if mode & 0o022 != 0 {
+            anyhow::bail!(
+                "the state folder {dir} has mode {mode:04o}: other users can write into it (and so replace the \
+                 ledger or the control file that holds its token); run `chmod go-w {dir}`",
+                dir = state_dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path`, readable by this user only, whatever was there before: a new file
+/// made 0600 from the start beside it, synced, then renamed over `path`. (Opening an existing file
+/// with a mode keeps its old mode, and truncating it in place leaves a moment with half a file.)
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("control");
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        hex::encode(rand::rng().random::<[u8; 4]>())
+    ));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    // create_new: never follow or reuse what someone else put at that name.
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(path)?.write_all(bytes)
+    let written = opts.open(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 fn authorized(app: &App, headers: &HeaderMap) -> bool {

@@ -49,6 +49,7 @@ pub use purchase::SandboxPurchase;
 pub use state::{Outcome, RequestRecord};
 
 use crate::domain::{Game, ItemId, Usd};
+use crate::net::ConnLimits;
 
 use clock::Clock;
 use events::Hub;
@@ -67,6 +68,11 @@ pub struct Sandbox {
 
 /// Starts a sandbox on `addr` (port 0 picks a free port).
 pub async fn start(config: SandboxConfig, addr: SocketAddr) -> anyhow::Result<Sandbox> {
+    start_with_limits(config, addr, ConnLimits::SANDBOX).await
+}
+
+/// [`start`], with other bounds on connections and requests than [`ConnLimits::SANDBOX`].
+pub async fn start_with_limits(config: SandboxConfig, addr: SocketAddr, limits: ConnLimits) -> anyhow::Result<Sandbox> {
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let webhook_tx = match &config.webhook_url {
@@ -100,10 +106,7 @@ pub async fn start(config: SandboxConfig, addr: SocketAddr) -> anyhow::Result<Sa
     let addr = listener.local_addr().context("failed to read the sandbox address")?;
     let server_stop = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(stopped(server_stop)).await;
-        if let Err(e) = served {
-            tracing::error!(target: "sandbox", error = %e, "sandbox server stopped");
-        }
+        crate::net::serve_bounded(listener, app, limits, stopped(server_stop)).await;
     }));
     if !shared.clock.is_manual() {
         // Real time: offers and the market move even when nobody calls.
