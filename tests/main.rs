@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod brakes;
 mod edges;
 mod engine;
 mod exchange;

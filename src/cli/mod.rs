@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod brake;
 pub mod events;
 pub mod ledger;
 pub mod run;
@@ -33,6 +34,11 @@ pub enum Command {
     Ledger(ledger::LedgerArgs),
     /// Run a local SkinsBack sandbox server (same API as the real one) on loopback.
     Sandbox(sandbox::SandboxArgs),
+    /// Stop buying (whether the bot runs or not) until `skinbot resume`; prices and offers are
+    /// still followed.
+    Halt(brake::HaltArgs),
+    /// Let a halted bot buy again.
+    Resume(brake::ResumeArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -59,5 +65,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger(args) => ledger::run(args).await,
         Command::Events(args) => events::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Halt(args) => brake::halt(args).await,
+        Command::Resume(args) => brake::resume(args).await,
     }
 }

@@ -335,7 +335,7 @@ pub(crate) fn sandbox(raw: &RawSandbox, ctx: &Ctx) -> Result<SandboxSettings, Fi
 pub(crate) fn halt(raw: &RawHalt, budget: &BudgetSettings, ctx: &Ctx) -> Result<HaltSettings, FileError> {
     let minutes = |m: Option<u32>, default: u32| Duration::from_secs(u64::from(m.unwrap_or(default).max(1)) * 60);
     let velocity = match &raw.velocity {
-        None => format!("150 {}", budget.currency.as_str()).parse::<Money>().ok(),
+        None => format!("300 {}", budget.currency.as_str()).parse::<Money>().ok(),
         Some(text) => {
             let t = text.get_ref().trim();
             let with_currency = if t.split_whitespace().count() == 1 {
@@ -353,9 +353,7 @@ pub(crate) fn halt(raw: &RawHalt, budget: &BudgetSettings, ctx: &Ctx) -> Result<
     Ok(HaltSettings {
         on_disagreement: raw.on_disagreement.unwrap_or(true),
         failed_deliveries: Some(raw.failed_deliveries.unwrap_or(5)).filter(|n| *n > 0),
-        error_storm: Some(raw.errors.unwrap_or(20))
-            .filter(|n| *n > 0)
-            .map(|n| (n, minutes(raw.errors_minutes, 5))),
+        error_storm: Some(raw.errors.unwrap_or(20)).filter(|n| *n > 0).map(|n| (n, minutes(raw.errors_minutes, 5))),
         on_bad_credentials: raw.on_bad_credentials.unwrap_or(true),
         velocity: velocity.map(|m| (m, minutes(raw.velocity_minutes, 10))),
     })
@@ -366,9 +364,14 @@ pub(crate) fn sanity(raw: &RawSanity, ctx: &Ctx) -> Result<SanitySettings, FileE
     let factor = match &raw.price_jump_factor {
         None => Some(rust_decimal::Decimal::from(3)),
         Some(t) => {
-            let f = crate::domain::money::parse_decimal(t.get_ref()).map_err(|e| ctx.at(t.span(), "sanity.price_jump_factor", e.to_string()))?;
+            let f = crate::domain::money::parse_decimal(t.get_ref())
+                .map_err(|e| ctx.at(t.span(), "sanity.price_jump_factor", e.to_string()))?;
             if !f.is_zero() && f <= rust_decimal::Decimal::ONE {
-                return Err(ctx.at(t.span(), "sanity.price_jump_factor", format!("`{f}` must be above 1 (or 0 for off)")));
+                return Err(ctx.at(
+                    t.span(),
+                    "sanity.price_jump_factor",
+                    format!("`{f}` must be above 1 (or 0 for off)"),
+                ));
             }
             (!f.is_zero()).then_some(f)
         }

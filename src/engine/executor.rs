@@ -209,7 +209,9 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
             custom_id = %intent.custom_id, buy_id = %report.buy_id, item = %intent.name,
             "the exchange's purchase disagrees with the order: {what}; counted against the budget as {counted}"
         );
-        engine.halt(format!("purchase {} disagrees with its order: {what}", intent.custom_id));
+        if engine.config().halt.on_disagreement {
+            engine.halt("disagreement", format!("purchase {} disagrees with its order: {what}", intent.custom_id));
+        }
     }
     let state = PurchaseState::Bought {
         buy_id: report.buy_id,

@@ -11,6 +11,7 @@
 //! The trade lock serialises everything that reads or moves the budget (tick, balance, resolving
 //! open outcomes), so a reservation is always visible to the next decision.
 
+mod brakes;
 pub mod clock;
 pub mod executor;
 pub mod reconcile;
@@ -82,8 +83,8 @@ struct Shared {
     rates_stale: bool,
     /// Last fetched project balance, when, and what purchases debited since.
     balance: Option<LastBalance>,
-    /// Set after a fatal exchange error: nothing is bought until restart.
-    halt: Option<String>,
+    /// Pauses, counters and what was last logged about the brakes.
+    brakes: brakes::BrakeState,
     /// When accepted offers were last checked for rollbacks.
     last_rollback_sweep: Option<DateTime<Utc>>,
     /// When market_history was last searched for purchases completed after their release.
@@ -166,25 +167,6 @@ impl Engine {
         self.shared().balance.map(|b| b.amount)
     }
 
-    /// Why trading is halted, if it is.
-    pub fn halted(&self) -> Option<String> {
-        self.shared().halt.clone()
-    }
-
-    fn halt(&self, why: String) {
-        tracing::error!(reason = %why, "trading halted: no order will be sent until skinbot is restarted");
-        self.shared().halt = Some(why);
-    }
-
-    /// Notes an exchange error; a fatal one halts trading.
-    fn api_error(&self, what: &str, e: &ExchangeError) {
-        self.stats.api_errors.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(error = %e, "{what} failed");
-        if let ExchangeError::Fatal { .. } = e {
-            self.halt(e.to_string());
-        }
-    }
-
     /// Runs every job until `shutdown` turns true; a job in progress finishes first (an order and its
     /// ledger record are never cut in half).
     pub async fn run(self: &Arc<Self>, shutdown: watch::Receiver<bool>) {
@@ -209,7 +191,7 @@ impl Engine {
                             // A bug must not silently kill a job while the others go on trading.
                             let run = std::panic::AssertUnwindSafe(e.$method());
                             if futures_util::FutureExt::catch_unwind(run).await.is_err() {
-                                e.halt(format!("the {} job failed unexpectedly (a bug); see the log", $name));
+                                e.halt("bug", format!("the {} job failed unexpectedly (a bug); see the log", $name));
                             }
                         }
                     },
@@ -228,13 +210,15 @@ impl Engine {
                 e.stopping.store(true, Ordering::SeqCst);
             })
         };
-        // Fresh rates and balance before the first decision.
+        // Fresh rates, balance and exchange status before the first decision.
+        self.check_status().await;
         self.refresh_rates().await;
         self.refresh_balance().await;
         job!("tick", s.pricelist, Arc::clone(&self.stats.ticks), tick);
         job!("rates", s.currencies, Arc::new(JobStats::default()), refresh_rates);
         job!("balance", s.balance, Arc::new(JobStats::default()), refresh_balance);
         job!("poll", s.poll, Arc::clone(&self.stats.polls), poll);
+        job!("status", s.status, Arc::new(JobStats::default()), check_status);
         for t in tasks {
             let _ = t.await;
         }
@@ -330,14 +314,6 @@ impl Engine {
             }
             Err(e) => self.api_error("balance", &e),
         }
-    }
-
-    /// Why orders recorded but not yet sent must not go out now, if they must not.
-    pub(crate) fn hold_back(&self) -> Option<String> {
-        if self.stopping.load(Ordering::SeqCst) {
-            return Some("skinbot is stopping".into());
-        }
-        self.halted().map(|h| format!("trading halted: {h}"))
     }
 
     /// True at most every ten minutes: time to check accepted offers for rollbacks.

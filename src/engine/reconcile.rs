@@ -203,8 +203,10 @@ pub async fn follow_offers(engine: &Engine) {
                 None => format!("offer {} → {}", offer, info.offer_status),
             };
             tracing::info!(custom_id = %cid, item = %rec.intent.name, "{detail}");
-            if let Err(e) = engine.ledger.transition(cid, state, now, &detail) {
-                tracing::warn!(custom_id = %cid, error = %e, "offer status change not recorded");
+            match engine.ledger.transition(cid, state, now, &detail) {
+                Ok(_) if info.offer_status.is_final() && !offer.is_final() => engine.delivery_ended(&info.offer_status),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(custom_id = %cid, error = %e, "offer status change not recorded"),
             }
         }
     }

@@ -44,10 +44,6 @@ impl Engine {
             self.refresh_rates().await;
         }
         let _g = self.trade_lock.lock().await;
-        if let Some(why) = self.halted() {
-            tracing::warn!(reason = %why, "tick skipped: trading is halted");
-            return;
-        }
         let stale = {
             let s = self.shared();
             let max_age =
@@ -65,11 +61,16 @@ impl Engine {
     async fn tick_game(&self, game: Game) {
         // One configuration for the whole round, even if a reload lands meanwhile.
         let (config, strategies) = self.live();
-        let listings = match self.client.pricelist_full(game).await {
-            Ok(list) => list.items,
+        let list = match self.client.pricelist_full(game).await {
+            Ok(list) => list,
             Err(e) => return self.api_error("market_pricelist", &e),
         };
         let now = self.clock.now();
+        if let Some(why) = self.list_insane(game, list.last_update.as_deref(), list.items.len(), now) {
+            // Neither bought from nor recorded as price history.
+            return tracing::warn!("no order this tick: {why}");
+        }
+        let listings = list.items;
         let snapshot = Snapshot::new(game, now, listings);
         if let Err(e) = self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
             tracing::warn!(error = %e, "could not record prices");
@@ -112,11 +113,16 @@ impl Engine {
                 return tracing::warn!("no order this tick: cannot convert a limit to USD: {e}{why}");
             }
         };
+        if let Some(why) = self.hold_back() {
+            // Halted or paused: prices are still recorded and offers followed; nothing is ordered.
+            return tracing::debug!(candidates = decision.candidates.len(), "no order this tick: {why}");
+        }
         let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
         let balance = self.shared().balance;
         let committed = guard::committed(&records, windows, balance, now, max_age);
-        let halt = self.halted();
-        let verdicts = guard::check(decision.candidates, &limits, &committed, halt.as_deref());
+        let (candidates, jumped) = self.price_sanity(&config, decision.candidates, now);
+        let mut verdicts = guard::check(candidates, &limits, &committed, None);
+        verdicts.refused.extend(jumped);
         for r in &verdicts.refused {
             self.stats.refused(r.reason.kind());
             tracing::info!(strategy = %r.candidate.strategy, rule = %r.candidate.rule, item = %r.candidate.name, "refused: {}", r.reason);
@@ -131,8 +137,31 @@ impl Engine {
         if verdicts.approved.is_empty() {
             return;
         }
+        let wanted: crate::domain::Usd = verdicts.approved.iter().map(|a| a.candidate().max_price).sum();
+        if self.too_fast(wanted, &rates, now) {
+            return;
+        }
         self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
         executor::execute(self, &config, verdicts.approved, &rates).await;
+    }
+
+    /// Refuses candidates priced more than the configured factor away from their item's recorded
+    /// median (a mispriced bait, or a corrupted list); the rest go on to the guard.
+    fn price_sanity(
+        &self,
+        config: &crate::config::Config,
+        candidates: Vec<crate::domain::Candidate>,
+        now: DateTime<Utc>,
+    ) -> (Vec<crate::domain::Candidate>, Vec<guard::Refusal>) {
+        let Some(factor) = config.sanity.price_jump_factor else { return (candidates, Vec::new()) };
+        let since = now - chrono::Duration::hours(i64::from(config.sanity.median_hours));
+        let mut medians = HashMap::new();
+        for c in &candidates {
+            if let Ok(Some(m)) = self.ledger.median_price(c.game, &c.name, since, now) {
+                medians.insert((c.game, c.name.clone()), m);
+            }
+        }
+        guard::sane_prices(candidates, &medians, factor)
     }
 
     /// Purchases created since `day_start`, and every purchase still open.

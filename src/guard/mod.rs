@@ -115,6 +115,7 @@ pub enum Reason {
     Hourly { order: Usd, committed: Usd, cap: Usd },
     Daily { order: Usd, committed: Usd, cap: Usd },
     Floor { order: Usd, available: Usd, floor: Usd },
+    PriceJump { price: Usd, median: Usd, factor: rust_decimal::Decimal },
 }
 
 impl Reason {
@@ -129,6 +130,7 @@ impl Reason {
             Reason::Hourly { .. } => "hourly_budget",
             Reason::Daily { .. } => "daily_budget",
             Reason::Floor { .. } => "balance_floor",
+            Reason::PriceJump { .. } => "price_jump",
         }
     }
 }
@@ -152,6 +154,9 @@ impl fmt::Display for Reason {
             Reason::Floor { order, available, floor } => {
                 write!(f, "order {order} would take the balance {available} below the floor {floor}")
             }
+            Reason::PriceJump { price, median, factor } => {
+                write!(f, "price {price} is more than {factor}× away from the item's recorded median {median}")
+            }
         }
     }
 }
@@ -166,6 +171,32 @@ pub struct Refusal {
 pub struct Verdicts {
     pub approved: Vec<Approved>,
     pub refused: Vec<Refusal>,
+}
+
+/// Price sanity: a candidate priced more than `factor` times above or below its item's recorded
+/// median (in `medians`; items without one pass) is refused — a mispriced bait or a corrupted list.
+pub fn sane_prices(
+    candidates: Vec<Candidate>,
+    medians: &HashMap<(Game, String), Usd>,
+    factor: rust_decimal::Decimal,
+) -> (Vec<Candidate>, Vec<Refusal>) {
+    let mut sane = Vec::with_capacity(candidates.len());
+    let mut refused = Vec::new();
+    for c in candidates {
+        let median = medians.get(&(c.game, c.name.clone())).copied();
+        let jumped = median.is_some_and(|m| {
+            let (p, m) = (c.price_seen.amount(), m.amount());
+            m.checked_mul(factor).is_some_and(|hi| p > hi) || p.checked_mul(factor).is_some_and(|scaled| scaled < m)
+        });
+        match (jumped, median) {
+            (true, Some(median)) => {
+                let reason = Reason::PriceJump { price: c.price_seen, median, factor };
+                refused.push(Refusal { candidate: c, reason });
+            }
+            _ => sane.push(c),
+        }
+    }
+    (sane, refused)
 }
 
 /// Checks `candidates` (sorted here by priority, highest first; stable for equal priorities)
@@ -331,6 +362,25 @@ mod tests {
         let v = check(vec![cand("A", dec!(25), 0), cand("B", dec!(25), 0)], &limits(), &c, None);
         assert_eq!(v.approved.len(), 1);
         assert_eq!(v.refused[0].reason.kind(), "per_item_cap");
+    }
+
+    #[test]
+    fn a_price_far_from_the_recorded_median_is_refused_with_its_reason() {
+        let medians = HashMap::from([
+            ((Game::Cs2, "A".to_string()), usd(dec!(10))),
+            ((Game::Cs2, "B".to_string()), usd(dec!(10))),
+        ]);
+        let cands =
+            vec![cand("A", dec!(3), 0), cand("A", dec!(3.40), 0), cand("B", dec!(31), 0), cand("C", dec!(0.01), 0)];
+        let (sane, refused) = sane_prices(cands, &medians, dec!(3));
+        let names: Vec<_> = sane.iter().map(|c| (c.name.as_str(), c.price_seen)).collect();
+        assert_eq!(names, vec![("A", usd(dec!(3.40))), ("C", usd(dec!(0.01)))], "no median, no check");
+        assert_eq!(refused.len(), 2);
+        assert_eq!(
+            refused[0].reason.to_string(),
+            "price 3.00 USD is more than 3× away from the item's recorded median 10.00 USD"
+        );
+        assert_eq!(refused[1].reason.kind(), "price_jump");
     }
 
     #[test]

@@ -52,7 +52,11 @@ impl Ledger {
 }
 
 fn decode(v: &[u8]) -> Result<HaltEvent, LedgerError> {
-    serde_json::from_slice(v).map_err(|e| LedgerError::Corrupt { tree: "halts", key: "?".into(), reason: e.to_string() })
+    serde_json::from_slice(v).map_err(|e| LedgerError::Corrupt {
+        tree: "halts",
+        key: "?".into(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ pub async fn serve_with_limits(
     let app = Router::new()
         .route("/ledger/records", get(records))
         .route("/ledger/verify", get(verify))
+        .route("/brake", axum::routing::post(brake))
         .with_state(App { ledger, token });
     Ok(tokio::spawn(async move {
         let stop = async move {
@@ -177,12 +178,47 @@ async fn verify(State(app): State<App>, headers: HeaderMap) -> Result<Json<Chain
     Ok(Json(report))
 }
 
+/// Halts or resumes buying (a [`super::HaltEvent`] without its time): recorded in the ledger, which
+/// the running engine reads before every order.
+async fn brake(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Json(mut event): Json<super::HaltEvent>,
+) -> Result<Json<super::HaltEvent>, (StatusCode, String)> {
+    if !authorized(&app, &headers) {
+        return Err((StatusCode::UNAUTHORIZED, "bad token".into()));
+    }
+    event.at = chrono::Utc::now();
+    let ledger = app.ledger.clone();
+    let stored = event.clone();
+    tokio::task::spawn_blocking(move || ledger.record_halt(&stored)).await.map_err(internal)?.map_err(internal)?;
+    Ok(Json(event))
+}
+
 fn internal(e: impl std::fmt::Display) -> (StatusCode, String) {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// Asks the running bot (as its control file says) for `path`.
 pub async fn ask<T: serde::de::DeserializeOwned>(state_dir: &Path, path: &str) -> anyhow::Result<T> {
+    request(state_dir, reqwest::Method::GET, path, None::<&()>).await
+}
+
+/// Posts `body` to the running bot's `path`.
+pub async fn tell<B: Serialize, T: serde::de::DeserializeOwned>(
+    state_dir: &Path,
+    path: &str,
+    body: &B,
+) -> anyhow::Result<T> {
+    request(state_dir, reqwest::Method::POST, path, Some(body)).await
+}
+
+async fn request<B: Serialize, T: serde::de::DeserializeOwned>(
+    state_dir: &Path,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&B>,
+) -> anyhow::Result<T> {
     let file = control_path(state_dir);
     let text = std::fs::read_to_string(&file).with_context(|| {
         format!(
@@ -193,10 +229,14 @@ pub async fn ask<T: serde::de::DeserializeOwned>(state_dir: &Path, path: &str) -
     let control: ControlFile =
         serde_json::from_str(&text).with_context(|| format!("{} is not a control file", file.display()))?;
     let url = format!("http://{}{path}", control.addr);
-    let resp = reqwest::Client::new()
-        .get(&url)
+    let mut req = reqwest::Client::new()
+        .request(method, &url)
         .header(TOKEN_HEADER, &control.token)
-        .timeout(std::time::Duration::from_secs(30))
+        .timeout(std::time::Duration::from_secs(30));
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req
         .send()
         .await
         .with_context(|| format!("the running skinbot (pid {}) did not answer at {}", control.pid, control.addr))?;

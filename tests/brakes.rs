@@ -1,0 +1,163 @@
+//! The brakes: a halt from outside, automatic halts at their thresholds, the exchange's status,
+//! price sanity. Each counts buy requests in the sandbox's request log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal_macros::dec;
+use skinbot::domain::{Game, Usd};
+use skinbot::engine::clock::TokioClock;
+use skinbot::engine::{Deps, Engine};
+use skinbot::ledger::Ledger;
+use skinbot::sandbox::{Faults, OfferConfig, Sandbox};
+
+use crate::engine::{buy_requests, config, example, strategy};
+use crate::helpers::{client, sandbox_with, seed_history, ManualClock};
+
+const CHEAP_CASES: &str = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_day = 3\n";
+
+fn engine(sb: &Sandbox, cfg: &str, rules: &str) -> Arc<Engine> {
+    let deps = Deps { client: client(sb), ledger: Ledger::temporary().unwrap(), clock: Arc::new(TokioClock::new()) };
+    Engine::new(Arc::new(config(cfg)), strategy(rules), deps)
+}
+
+fn skinbot(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_skinbot")).args(args).output().expect("skinbot runs")
+}
+
+#[tokio::test]
+async fn a_halt_from_another_process_stops_the_next_order_of_a_running_bot_until_resumed() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let state = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&state.path().join("ledger")).unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let _endpoint = skinbot::ledger::remote::serve(ledger.clone(), state.path(), rx).await.unwrap();
+    let deps = Deps { client: client(&sb), ledger, clock: Arc::new(TokioClock::new()) };
+    let rules = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_item_per_day = 1\n";
+    let engine = Engine::new(Arc::new(config("")), strategy(rules), deps);
+    let dir = state.path().to_str().unwrap().to_string();
+
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || skinbot(&["halt", "--state-dir", &dir, "--reason", "checking a new strategy"])
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("through the running bot"));
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0, "halted: no order left");
+    assert!(engine.halted().unwrap().contains("checking a new strategy"));
+
+    let out = tokio::task::spawn_blocking(move || skinbot(&["resume", "--state-dir", &dir])).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 1, "resumed: it buys again");
+    let history = engine.ledger().halt_history().unwrap();
+    assert_eq!(history.len(), 2, "the halt and its reason stay in the ledger");
+    assert_eq!(history[0].reason, "checking a new strategy");
+}
+
+#[test]
+fn a_halt_without_a_running_bot_is_recorded_in_the_ledger() {
+    let state = tempfile::tempdir().unwrap();
+    drop(Ledger::open(&state.path().join("ledger")).unwrap());
+    let dir = state.path().to_str().unwrap();
+    let out = skinbot(&["halt", "--state-dir", dir, "--reason", "holiday"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ledger = Ledger::open(&state.path().join("ledger")).unwrap();
+    assert_eq!(ledger.current_halt().unwrap().unwrap().reason, "holiday");
+}
+
+#[tokio::test]
+async fn an_error_storm_halts_at_its_threshold_and_not_below() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let engine = engine(&sb, "[halt]\nerrors = 3\nerrors_minutes = 5\n", CHEAP_CASES);
+    engine.refresh_balance().await;
+    sb.set_faults(Faults { http_error_rate: 1.0, only_methods: vec!["market_pricelist".into()], ..Faults::none() });
+    engine.tick().await;
+    engine.tick().await;
+    assert_eq!(engine.halted(), None, "two errors: below the threshold");
+    engine.tick().await;
+    assert!(engine.halted().unwrap().contains("3 exchange errors within 5 min"), "{:?}", engine.halted());
+    sb.set_faults(Faults::none());
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0);
+}
+
+async fn canceled_deliveries(threshold: u32) -> Arc<Engine> {
+    let sb =
+        sandbox_with(|c| c.offers = OfferConfig { p_accept: 0.0, p_cancel: 1.0, ..OfferConfig::always_accept() }).await;
+    // The restock buys twelve cases; every offer is canceled.
+    let engine =
+        crate::engine::engine_for(&sb, &format!("[halt]\nfailed_deliveries = {threshold}\n"), example("restock.toml"));
+    engine.tick().await;
+    sb.advance(Duration::from_secs(3600));
+    engine.poll().await;
+    engine
+}
+
+#[tokio::test]
+async fn failed_deliveries_in_a_row_halt_at_their_threshold_and_not_below() {
+    assert_eq!(canceled_deliveries(13).await.halted(), None, "twelve failures, threshold thirteen");
+    let halted = canceled_deliveries(12).await.halted().unwrap();
+    assert!(halted.contains("12 deliveries failed in a row"), "{halted}");
+}
+
+#[tokio::test]
+async fn spend_velocity_halts_before_the_order_that_would_cross_it() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let fast = engine(&sb, "[halt]\nvelocity = \"0.50 usd\"\nvelocity_minutes = 10\n", CHEAP_CASES);
+    fast.tick().await;
+    assert_eq!(buy_requests(&sb), 0, "three cases at 0.31 USD would cross 0.50 USD in ten minutes");
+    assert!(fast.halted().unwrap().contains("velocity"), "{:?}", fast.halted());
+    let calm = engine(&sb, "[halt]\nvelocity = \"0.93 usd\"\n", CHEAP_CASES);
+    calm.tick().await;
+    assert_eq!(buy_requests(&sb), 1, "0.93 USD: not crossed");
+    assert_eq!(calm.halted(), None);
+}
+
+#[tokio::test]
+async fn the_exchange_saying_site_off_pauses_buying_and_its_return_resumes_it() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let engine = engine(&sb, "", CHEAP_CASES);
+    sb.set_faults(Faults { unavailable: Some("site_off".into()), ..Faults::none() });
+    engine.check_status().await;
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0);
+    assert_eq!(engine.halted(), None, "a pause is not a halt: it ends by itself");
+    sb.set_faults(Faults::none());
+    engine.check_status().await;
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 1);
+}
+
+#[tokio::test]
+async fn a_price_list_older_than_its_maximum_age_is_not_bought_from() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    // The bot's clock is an hour ahead of the exchange's: the list's last_update is an hour old.
+    let clock = ManualClock::at(chrono::Utc::now() + chrono::Duration::hours(1));
+    let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let engine = Engine::new(Arc::new(config("[sanity]\npricelist_max_age_secs = 600\n")), strategy(CHEAP_CASES), deps);
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0);
+    let engine = {
+        let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock };
+        Engine::new(Arc::new(config("[sanity]\npricelist_max_age_secs = 0\n")), strategy(CHEAP_CASES), deps)
+    };
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 1, "with the check off it buys");
+}
+
+#[tokio::test]
+async fn a_price_far_below_the_recorded_median_is_refused_as_a_price_jump() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let ledger = Ledger::temporary().unwrap();
+    // The bot recorded Recoil Case at 2.00 USD for the last hour; it now lists at 0.31 USD.
+    seed_history(&ledger, Game::Cs2, "Recoil Case", Usd::new(dec!(2.00)));
+    let deps = Deps { client: client(&sb), ledger, clock: Arc::new(TokioClock::new()) };
+    let engine = Engine::new(Arc::new(config("[sanity]\nprice_jump_factor = \"3\"\n")), strategy(CHEAP_CASES), deps);
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0);
+    assert!(engine.stats.refusals().get("price_jump").copied().unwrap_or(0) > 0, "{:?}", engine.stats.refusals());
+}
