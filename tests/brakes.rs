@@ -161,3 +161,47 @@ async fn a_price_far_below_the_recorded_median_is_refused_as_a_price_jump() {
     assert_eq!(buy_requests(&sb), 0);
     assert!(engine.stats.refusals().get("price_jump").copied().unwrap_or(0) > 0, "{:?}", engine.stats.refusals());
 }
+
+#[tokio::test]
+async fn a_dry_run_decides_as_live_sends_no_buy_and_counts_its_simulated_fills() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let balance_before = sb.balance();
+    let rules = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_item_total = 3\n";
+    let engine = engine(&sb, "mode = \"dry-run\"\n[orders]\nbatch_size = 2\n", rules);
+    engine.tick().await;
+    engine.tick().await;
+    assert_eq!(buy_requests(&sb), 0, "no market_buy or market_batch_buy reached the exchange");
+    assert!(crate::helpers::requests_for(&sb, "market_pricelist") >= 2, "it read the real price list");
+    assert!(sb.purchases().is_empty());
+    assert_eq!(sb.balance(), balance_before);
+    let records = engine.ledger().list().unwrap();
+    assert_eq!(records.len(), 3, "the cap counts simulated fills: {records:?}");
+    let ids: std::collections::HashSet<_> = records.iter().map(|r| r.intent.item_id).collect();
+    assert_eq!(ids.len(), 3, "a simulated fill takes its listing");
+    assert!(records.iter().all(|r| r.transitions.iter().any(|t| t.detail.contains("dry run: simulated"))));
+}
+
+#[test]
+fn skinbot_run_dry_run_keeps_its_own_ledger_marked_as_simulated() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = state.path().join("dry.toml");
+    let strategies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies");
+    std::fs::write(
+        &cfg,
+        format!(
+            "mode = \"dry-run\"\n[strategies]\ndir = \"{}\"\n[state]\ndir = \"{}\"\n[schedule]\npricelist = \"* * * * * *\"\n",
+            strategies.display(),
+            state.path().join("s").display()
+        ),
+    )
+    .unwrap();
+    let out = skinbot(&["run", "--config", cfg.to_str().unwrap(), "--duration-secs", "4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!state.path().join("s/ledger").exists(), "a dry run never writes the live ledger");
+    let ledger = Ledger::open(&state.path().join("s/ledger-dry-run")).unwrap();
+    assert!(ledger.identity().unwrap().unwrap().starts_with("dry run (simulated purchases) on "));
+    drop(ledger);
+    let out = skinbot(&["ledger", "list", "--dry-run", "--state-dir", state.path().join("s").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIMULATED"));
+}

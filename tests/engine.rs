@@ -436,7 +436,7 @@ async fn edited_files_are_picked_up_and_a_broken_edit_keeps_the_old_config() {
     )
     .unwrap();
     std::fs::write(&cfg_path, "[budget]\nper_order = \"50\"\n").unwrap();
-    let sources = Sources { config: Some(cfg_path.clone()), strategies: vec![] };
+    let sources = Sources { config: Some(cfg_path.clone()), strategies: vec![], dry_run: false };
     let (config, strategies) = sources.load().unwrap();
     let loaded = sources.fingerprint(&config);
     // No request is made in this test: the client points nowhere.

@@ -10,8 +10,11 @@ use crate::ledger::{remote, Ledger, LedgerError};
 #[derive(Debug, clap::Args)]
 pub struct LedgerArgs {
     /// The bot's state directory; the ledger is its `ledger` subdirectory.
-    #[arg(long, default_value = "state")]
+    #[arg(long, default_value = "state", global = true)]
     state_dir: PathBuf,
+    /// A dry run's ledger (`<state>/ledger-dry-run`): simulated purchases.
+    #[arg(long, global = true)]
+    dry_run: bool,
     #[command(subcommand)]
     cmd: LedgerCmd,
 }
@@ -26,7 +29,7 @@ pub enum LedgerCmd {
 }
 
 pub async fn run(args: LedgerArgs) -> anyhow::Result<()> {
-    let dir = args.state_dir.join("ledger");
+    let dir = args.state_dir.join(if args.dry_run { "ledger-dry-run" } else { "ledger" });
     // sled is blocking I/O; keep it off the async workers.
     let cmd = args.cmd.clone();
     let local =
@@ -67,6 +70,9 @@ fn run_blocking(dir: &Path, cmd: &LedgerCmd) -> anyhow::Result<()> {
         anyhow::bail!("no ledger at {} (wrong --state-dir, or nothing recorded yet)", dir.display());
     }
     let ledger = Ledger::open(dir)?;
+    if ledger.identity()?.is_some_and(|i| i.starts_with(super::run::DRY_RUN)) {
+        eprintln!("SIMULATED: this is a dry run's ledger; nothing in it was bought");
+    }
     match cmd {
         LedgerCmd::List => {
             let records = ledger.list().context("failed to read the purchases")?;

@@ -27,10 +27,14 @@ pub struct RunArgs {
     /// Stop by itself after this many seconds (demos and smoke tests); otherwise Ctrl-C / SIGTERM.
     #[arg(long)]
     pub duration_secs: Option<u64>,
+    /// Decide and guard exactly as live against the configured exchange, but never send a buy:
+    /// fills are simulated and kept in `<state>/ledger-dry-run` (same as `mode = "dry-run"`).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let sources = Sources { config: args.config.clone(), strategies: args.strategies.clone() };
+    let sources = Sources { config: args.config.clone(), strategies: args.strategies.clone(), dry_run: args.dry_run };
     let (config, strategies) = sources.load()?;
     let fingerprint = sources.fingerprint(&config);
     create_state_dir(&config.state_dir)
@@ -58,7 +62,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(
         strategies = strategies.len(),
         rules = strategies.iter().map(|s| s.rules.len()).sum::<usize>(),
-        ledger = %config.state_dir.join("ledger").display(),
+        ledger = %config.ledger_dir().display(),
+        dry_run = config.dry_run,
         "starting"
     );
 
@@ -132,11 +137,19 @@ async fn wait_for_stop(duration: Option<u64>) {
 /// What a ledger's purchases belong to: the embedded sandbox (a new, empty market at every start) or
 /// one project on one API.
 fn identity(config: &Config) -> String {
-    match &config.exchange.endpoint {
+    let exchange = match &config.exchange.endpoint {
         Endpoint::Sandbox => EMBEDDED.to_string(),
         Endpoint::Url(url) => format!("{url} shop {}", config.exchange.shop_id),
+    };
+    if config.dry_run {
+        format!("{DRY_RUN}{exchange}")
+    } else {
+        exchange
     }
 }
+
+/// How a dry run's ledger identity begins: its purchases are simulated.
+pub const DRY_RUN: &str = "dry run (simulated purchases) on ";
 
 const EMBEDDED: &str = "embedded sandbox";
 
@@ -144,7 +157,7 @@ const EMBEDDED: &str = "embedded sandbox";
 /// sandbox starts empty every time, so an earlier sandbox ledger is set aside (renamed, not
 /// deleted); a ledger of another exchange is never touched and the run is refused.
 fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
-    let dir = config.state_dir.join("ledger");
+    let dir = config.ledger_dir();
     let want = identity(config);
     let ledger = Ledger::open(&dir)?;
     match ledger.identity()? {
@@ -229,5 +242,26 @@ mod tests {
         let live = Config::parse(Path::new("live.toml"), &live_src, &Env).unwrap();
         let e = reopen(&live).unwrap_err().to_string();
         assert!(e.contains("embedded sandbox") && e.contains("https://skinsback.com/api.php shop 1490"), "{e}");
+    }
+
+    #[test]
+    fn a_dry_run_and_a_live_run_never_share_a_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = |mode: &str| {
+            format!(
+                "mode = \"{mode}\"\n[exchange]\napi_url = \"https://skinsback.com/api.php\"\nshop_id = \"1490\"\n[trade_link]\npartner = \"1\"\ntoken = \"AbCd1234\"\n[state]\ndir = \"{}\"\n",
+                dir.path().display()
+            )
+        };
+        let live = Config::parse(Path::new("live.toml"), &src("live"), &Env).unwrap();
+        let dry = Config::parse(Path::new("dry.toml"), &src("dry-run"), &Env).unwrap();
+        assert_ne!(live.ledger_dir(), dry.ledger_dir());
+        drop(open_ledger(&live).unwrap());
+        // A live ledger put where the dry run keeps its own is refused, and the other way round.
+        std::fs::rename(live.ledger_dir(), dry.ledger_dir()).unwrap();
+        let e = reopen(&dry).unwrap_err().to_string();
+        assert!(e.contains("not on dry run (simulated purchases) on https://skinsback.com/api.php shop 1490"), "{e}");
+        std::fs::rename(dry.ledger_dir(), live.ledger_dir()).unwrap();
+        drop(reopen(&live).unwrap());
     }
 }

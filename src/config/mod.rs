@@ -147,6 +147,9 @@ pub struct Config {
     pub sandbox: SandboxSettings,
     pub halt: HaltSettings,
     pub sanity: SanitySettings,
+    /// Dry-run: decides and guards as live, reads real prices, rates and balance, never sends a
+    /// buy; fills are simulated against the price list and kept in a ledger of their own.
+    pub dry_run: bool,
 }
 
 /// How to find secrets: the process environment in production, a map in tests.
@@ -163,6 +166,12 @@ impl SecretSource for ProcessEnv {
 }
 
 impl Config {
+    /// Where the ledger lives: `<state>/ledger`, or `<state>/ledger-dry-run` for a dry run (its
+    /// simulated purchases never mix with real ones).
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.state_dir.join(if self.dry_run { "ledger-dry-run" } else { "ledger" })
+    }
+
     /// The configuration used when no file is given: in-process sandbox, example strategies, a
     /// fast schedule, state under `state/`.
     pub fn embedded_default() -> Config {
@@ -196,6 +205,7 @@ impl Config {
         let sandbox = validate::sandbox(&raw.sandbox, &ctx)?;
         let halt = validate::halt(&raw.halt, &budget, &ctx)?;
         let sanity = validate::sanity(&raw.sanity, &ctx)?;
+        let dry_run = validate::mode(raw.mode.as_ref(), &ctx)?;
         Ok(Config {
             source: None,
             hash: hex::encode(Sha256::digest(source.as_bytes())),
@@ -209,6 +219,7 @@ impl Config {
             sandbox,
             halt,
             sanity,
+            dry_run,
         })
     }
 }

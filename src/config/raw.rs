@@ -10,6 +10,8 @@ use crate::exchange::{AuthMode, BodyEncoding};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
+    /// `"live"` (default) or `"dry-run"`.
+    pub(crate) mode: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) exchange: RawExchange,
     #[serde(default)]

@@ -23,7 +23,8 @@ pub(crate) fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
     }
     let crons = |c: &Config| {
         let s = &c.schedule;
-        let exprs = [s.pricelist.as_str(), s.currencies.as_str(), s.balance.as_str(), s.poll.as_str()];
+        let exprs =
+            [s.pricelist.as_str(), s.currencies.as_str(), s.balance.as_str(), s.poll.as_str(), s.status.as_str()];
         (s.timezone, exprs.map(str::to_string))
     };
     if crons(old) != crons(new) {
@@ -43,10 +44,16 @@ pub(crate) fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
     if old.exchange.connect_timeout != new.exchange.connect_timeout {
         notes.push("[exchange] connect_timeout_ms changed: restart skinbot to apply".to_string());
     }
+    if old.dry_run != new.dry_run {
+        notes.push(
+            "mode changed: restart skinbot to apply (a dry run and a live run keep separate ledgers)".to_string(),
+        );
+    }
     new.exchange = old.exchange.clone();
     new.schedule = old.schedule.clone();
     new.state_dir = old.state_dir.clone();
     new.sandbox = old.sandbox.clone();
+    new.dry_run = old.dry_run;
     notes
 }
 

@@ -390,3 +390,12 @@ pub(crate) fn sanity(raw: &RawSanity, ctx: &Ctx) -> Result<SanitySettings, FileE
         list_drop_percent: drop,
     })
 }
+
+/// `mode`: `"live"` (the default: real orders, or sandbox orders on a sandbox) or `"dry-run"`.
+pub(crate) fn mode(raw: Option<&Spanned<String>>, ctx: &Ctx) -> Result<bool, FileError> {
+    match raw.map(|m| (m, m.get_ref().as_str())) {
+        None | Some((_, "live")) => Ok(false),
+        Some((_, "dry-run")) => Ok(true),
+        Some((m, other)) => Err(ctx.at(m.span(), "mode", format!("`{other}` is neither \"live\" nor \"dry-run\""))),
+    }
+}

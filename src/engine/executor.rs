@@ -28,6 +28,10 @@ pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, 
         }
         left -= chunk.len();
         let Some(records) = record(engine, config, chunk, rates) else { return };
+        if config.dry_run {
+            simulate(engine, &records);
+            continue;
+        }
         // A lone order, or one without a listing id (a batch takes ids), goes out as market_buy.
         let (by_id, singles): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) =
             records.iter().partition(|r| r.intent.item_id.is_some() && !lone);
@@ -46,6 +50,22 @@ pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, 
         if !by_id.is_empty() {
             send_batch(engine, link, &by_id).await;
         }
+    }
+}
+
+/// A dry run's fills: each order is bought at the price it was decided on, with a made-up buy id,
+/// and its offer counts as accepted at once. Nothing is sent.
+fn simulate(engine: &Engine, records: &[PurchaseRecord]) {
+    for r in records {
+        let report = Report {
+            buy_id: BuyId::new(engine.next_simulated_buy_id()),
+            item_id: r.intent.item_id.unwrap_or(ItemId::new(0)),
+            item_price: r.intent.price_seen,
+            debited: Some(r.intent.price_seen.ceil_cents()),
+            offer: OfferStatus::Accepted,
+            tradeofferid: None,
+        };
+        record_bought(engine, &r.intent, &report, "dry run: simulated, nothing was sent");
     }
 }
 

@@ -83,6 +83,10 @@ struct Shared {
     rates_stale: bool,
     /// Last fetched project balance, when, and what purchases debited since.
     balance: Option<LastBalance>,
+    /// A dry run's simulated spend since start: the real balance never shows it.
+    simulated_spent: Usd,
+    /// The next made-up buy id of a dry run.
+    simulated_buy_id: u64,
     /// Pauses, counters and what was last logged about the brakes.
     brakes: brakes::BrakeState,
     /// When accepted offers were last checked for rollbacks.
@@ -309,7 +313,9 @@ impl Engine {
             Ok(b) => {
                 let now = self.clock.now();
                 let mut s = self.shared();
-                s.balance = Some(LastBalance { amount: b.balance, fetched_at: now, debited_since: Usd::ZERO });
+                // A dry run's purchases never reach the real balance: they stay subtracted.
+                let debited_since = if self.config().dry_run { s.simulated_spent } else { Usd::ZERO };
+                s.balance = Some(LastBalance { amount: b.balance, fetched_at: now, debited_since });
                 tracing::debug!(balance = %b.balance, "balance");
             }
             Err(e) => self.api_error("balance", &e),
@@ -342,10 +348,22 @@ impl Engine {
     }
 
     pub(crate) fn note_debit(&self, amount: Usd) {
+        let dry_run = self.config().dry_run;
         let mut s = self.shared();
+        if dry_run {
+            s.simulated_spent = s.simulated_spent.saturating_add(amount);
+        }
         if let Some(b) = &mut s.balance {
             b.debited_since = b.debited_since.saturating_add(amount);
         }
+    }
+
+    /// A unique made-up buy id for a dry run's simulated purchase (time-based, so runs differ).
+    pub(crate) fn next_simulated_buy_id(&self) -> u64 {
+        let now = u64::try_from(self.clock.now().timestamp_micros()).unwrap_or(0);
+        let mut s = self.shared();
+        s.simulated_buy_id = s.simulated_buy_id.max(now) + 1;
+        s.simulated_buy_id
     }
 
     /// Resolves open outcomes (under the trade lock) and follows offers.
@@ -354,7 +372,10 @@ impl Engine {
             let _g = self.trade_lock.lock().await;
             reconcile::resolve_open(self).await;
         }
-        reconcile::follow_offers(self).await;
+        // A dry run's offers are made up: there is nothing to ask the exchange about.
+        if !self.config().dry_run {
+            reconcile::follow_offers(self).await;
+        }
     }
 }
 

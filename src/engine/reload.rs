@@ -20,6 +20,8 @@ pub struct Sources {
     pub config: Option<PathBuf>,
     /// Strategy files or folders given on the command line, instead of the config's.
     pub strategies: Vec<PathBuf>,
+    /// `--dry-run` on the command line: a dry run whatever the file says.
+    pub dry_run: bool,
 }
 
 impl Sources {
@@ -32,6 +34,7 @@ impl Sources {
         if !self.strategies.is_empty() {
             config.strategy_paths = self.strategies.clone();
         }
+        config.dry_run |= self.dry_run;
         let strategies = load_all(&config.strategy_paths)?;
         if strategies.is_empty() {
             let where_ = config.strategy_paths.first().cloned().unwrap_or_default();

@@ -70,7 +70,23 @@ impl Engine {
             // Neither bought from nor recorded as price history.
             return tracing::warn!("no order this tick: {why}");
         }
-        let listings = list.items;
+        let mut listings = list.items;
+        let (hour_and_day, records) = {
+            let windows = window_starts(now, config.schedule.timezone);
+            match self.recent_records(windows.day_start) {
+                Ok(r) => (windows, r),
+                Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
+            }
+        };
+        if config.dry_run {
+            // A dry run's fills took their listings, though the real list still shows them.
+            let taken: std::collections::HashSet<_> = records
+                .iter()
+                .filter(|r| matches!(r.state, crate::domain::PurchaseState::Bought { .. }))
+                .filter_map(|r| r.intent.item_id)
+                .collect();
+            listings.retain(|l| !taken.contains(&l.id));
+        }
         let snapshot = Snapshot::new(game, now, listings);
         if let Err(e) = self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
             tracing::warn!(error = %e, "could not record prices");
@@ -82,12 +98,8 @@ impl Engine {
                 now
             }
         };
-        let windows = window_starts(now, config.schedule.timezone);
         // Only today's purchases and the open ones matter here; all-time counts come from the book.
-        let records = match self.recent_records(windows.day_start) {
-            Ok(r) => r,
-            Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
-        };
+        let windows = hour_and_day;
         let totals = {
             let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = book.catch_up(&self.ledger) {
