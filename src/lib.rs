@@ -6,39 +6,56 @@
 //! ## Data flow (one tick)
 //!
 //! ```text
-//!  cron schedule ──> tick
-//!                     │ fetch price list (+ rates, balance when stale)          exchange
+//!  cron schedule ──> tick                                                           engine::tick
+//!                     │ fetch price list (+ rates, balance when stale)              exchange
+//!                     │ wire::Listing ──> domain::Listing at the client's edge
 //!                     ▼
-//!             MarketSnapshot ──> strategies (pure: snapshot + history in,       strategy
-//!                     │          OrderIntents out)
+//!             Snapshot ──> decide (pure: snapshot + tally + references in,          strategy
+//!                     │           Vec<domain::Candidate> out)
 //!                     ▼
-//!             guard (pure: budget windows, caps, balance floor)                 guard
+//!             guard::committed (ledger records + windows + last balance)            guard
+//!             guard::check (pure: caps, budget windows, floor; price sanity)
+//!                     │   Approved(Candidate) | Refusal { candidate, reason }
 //!                     ▼
-//!             ledger: record intent + reserve budget, flush to disk             ledger
+//!             ledger: per chunk, record Intent { custom_id, candidate } +           ledger
+//!                     reservation, flushed
 //!                     ▼
-//!             rate limiter (one governor for every API call)                    exchange
+//!             rate limiter (one governor for every API call); mark "sent",          exchange
+//!                     flushed, just before the request leaves
 //!                     ▼
-//!             market_buy / market_batch_buy (custom_id = ledger key)
+//!             market_buy / market_batch_buy (custom_id = ledger key)               engine::executor
 //!                     ▼
-//!             ledger: record result; delivery follows offer_status to a final state
+//!             ledger: result checked against the order; the lifecycle               domain::lifecycle
+//!             (domain::PurchaseState) follows offer_status to a final state        engine::reconcile
 //! ```
 //!
-//! Around it: [`sandbox`], a faithful local SkinsBack (the embedded default and the test double), and
-//! [`cli`], the subcommands of the `skinbot` binary.
+//! Brakes (`engine::brakes`): a halt kept in the ledger, automatic halts on anomalies, a pause while
+//! the exchange says it is down. Around it: [`config`] (validated whole, hot-reloaded), [`sandbox`],
+//! a faithful local SkinsBack (the embedded default and the test double), [`signature`] and
+//! [`net`], shared by the client, the sandbox and the ledger endpoint, and [`cli`], the
+//! subcommands of the `skinbot` binary.
+//!
+//! Who imports whom (each arrow points down the pipeline or to a shared leaf): `domain` and
+//! `signature` import nothing of the crate; `exchange` → domain, signature; `strategy` → domain,
+//! config (file errors); `guard` → domain; `ledger` → domain, net; `sandbox` → domain, signature,
+//! net; `config` → domain, exchange, guard, sandbox (it builds their settings); `engine` → all of
+//! the above but sandbox; `cli` → everything.
 
 /// The subcommands of the `skinbot` binary.
 pub mod cli;
 /// Configuration: typed settings read from TOML, validated whole, errors with file and line.
 pub mod config;
-/// Pure domain types: money, ids, games, trade links, offer statuses, market names.
+/// Pure domain types: money, ids, games, trade links, market names, orders (listing, candidate,
+/// intent) and the purchase lifecycle.
 pub mod domain;
-/// The engine: scheduler, tick, executor, reconciliation.
+/// The engine: scheduler, tick, executor, reconciliation, brakes, hot reload.
 pub mod engine;
 /// The SkinsBack client: signing, wire types, errors grouped by the reaction they need.
 pub mod exchange;
-/// The guard: budget windows, per-order and per-item caps, the balance floor.
+/// The guard: what is committed, budget windows, per-order and per-item caps, the balance floor,
+/// price sanity.
 pub mod guard;
-/// The ledger: purchases, their history as a hash-chained event log, recorded prices (sled).
+/// The ledger: purchases, their history as a hash-chained event log, recorded prices, halts (sled).
 pub mod ledger;
 /// Serving HTTP within bounds: connections, time to send a request, request size (ledger endpoint, sandbox).
 pub mod net;
@@ -46,5 +63,5 @@ pub mod net;
 pub mod sandbox;
 /// The request signature and websocket/webhook hashes, shared by client and sandbox so neither depends on the other.
 pub mod signature;
-/// Strategy files: rules that turn a market snapshot into buy intents.
+/// Strategy files: rules that turn a market snapshot into candidates.
 pub mod strategy;
