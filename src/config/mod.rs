@@ -273,9 +273,11 @@ mod tests {
         );
         let crons = |c: &Config| {
             let s = &c.schedule;
-            [s.pricelist.as_str(), s.currencies.as_str(), s.balance.as_str(), s.poll.as_str()].map(str::to_string)
+            [s.pricelist.as_str(), s.currencies.as_str(), s.balance.as_str(), s.poll.as_str(), s.status.as_str()]
+                .map(str::to_string)
         };
         assert_eq!(crons(&c), crons(&d));
+        assert_eq!((&c.halt, &c.sanity, c.dry_run), (&d.halt, &d.sanity, d.dry_run));
         assert_eq!(
             (c.orders.batch_size, &c.orders.games, c.orders.resolve_after),
             (d.orders.batch_size, &d.orders.games, d.orders.resolve_after)
