@@ -68,6 +68,13 @@ pub struct Schedules {
     pub status: Cron,
 }
 
+/// A Steam account purchases are sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: String,
+    pub link: TradeLink,
+}
+
 /// `[halt]`: anomalies that halt buying until someone resumes (`None` = that brake is off).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HaltSettings {
@@ -138,7 +145,9 @@ pub struct Config {
     /// SHA-256 of the config text (and, once loaded, of the strategy files): stamped on every purchase.
     pub hash: String,
     pub exchange: ExchangeSettings,
-    pub trade_link: TradeLink,
+    /// Where bought items go: `[[recipients]]`, or `[trade_link]` as one recipient named
+    /// `default`. Never empty.
+    pub recipients: Vec<Recipient>,
     pub schedule: Schedules,
     pub budget: BudgetSettings,
     pub orders: OrderSettings,
@@ -196,7 +205,7 @@ impl Config {
     fn from_raw(path: &Path, source: &str, raw: RawConfig, env: &dyn SecretSource) -> Result<Config, FileError> {
         let ctx = Ctx::new(path, source, env);
         let exchange = validate::exchange(&raw.exchange, &ctx)?;
-        let trade_link = validate::trade_link(raw.trade_link.as_ref(), &exchange.endpoint, &ctx)?;
+        let recipients = validate::recipients(raw.trade_link.as_ref(), &raw.recipients, &exchange.endpoint, &ctx)?;
         let schedule = validate::schedule(&raw.schedule, &ctx)?;
         let budget = validate::budget(&raw.budget, &ctx)?;
         let orders = validate::orders(&raw.orders, &exchange, &ctx)?;
@@ -210,7 +219,7 @@ impl Config {
             source: None,
             hash: hex::encode(Sha256::digest(source.as_bytes())),
             exchange,
-            trade_link,
+            recipients,
             schedule,
             budget,
             orders,
@@ -303,7 +312,8 @@ mod tests {
         )
         .unwrap();
         assert!(c.exchange.secret.is_some());
-        assert_eq!(c.trade_link.partner(), "1");
+        assert_eq!(c.recipients[0].link.partner(), "1");
+        assert_eq!(c.recipients[0].name, "default");
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 

@@ -17,6 +17,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) trade_link: Option<RawTradeLink>,
     #[serde(default)]
+    pub(crate) recipients: Vec<Spanned<RawRecipient>>,
+    #[serde(default)]
     pub(crate) schedule: RawSchedule,
     #[serde(default)]
     pub(crate) budget: RawBudget,
@@ -75,6 +77,16 @@ pub(crate) struct RawExchange {
     pub(crate) auth: Option<AuthMode>,
     pub(crate) requests_per_minute: Option<Spanned<u32>>,
     pub(crate) background_share_percent: Option<Spanned<u8>>,
+}
+
+/// One `[[recipients]]`: a name and a trade link (`url`, or `partner` + `token`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRecipient {
+    pub(crate) name: Spanned<String>,
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) partner: Option<Spanned<String>>,
+    pub(crate) token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

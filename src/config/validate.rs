@@ -11,12 +11,12 @@ use secrecy::SecretString;
 use toml::Spanned;
 
 use super::raw::{
-    RawBudget, RawExchange, RawHalt, RawOrders, RawSandbox, RawSanity, RawSchedule, RawState, RawStrategies,
-    RawTradeLink,
+    RawBudget, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity, RawSchedule, RawState,
+    RawStrategies, RawTradeLink,
 };
 use super::{
-    BudgetSettings, Cron, Endpoint, ExchangeSettings, FileError, HaltSettings, OrderSettings, SandboxSettings,
-    SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
+    BudgetSettings, Cron, Endpoint, ExchangeSettings, FileError, HaltSettings, OrderSettings, Recipient,
+    SandboxSettings, SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
 };
 use crate::domain::{CurrencyCode, Game, Money, TradeLink, Usd};
 
@@ -174,9 +174,46 @@ fn secret(raw: &RawExchange, ctx: &Ctx) -> Result<SecretString, FileError> {
     }
 }
 
+/// `[[recipients]]` or `[trade_link]` (one recipient named `default`), not both; on the sandbox
+/// nothing is needed (it takes any well-formed link).
+pub(crate) fn recipients(
+    trade_link: Option<&RawTradeLink>,
+    raw: &[Spanned<RawRecipient>],
+    endpoint: &Endpoint,
+    ctx: &Ctx,
+) -> Result<Vec<Recipient>, FileError> {
+    if raw.is_empty() {
+        let link = self::trade_link(trade_link, endpoint, ctx)?;
+        return Ok(vec![Recipient { name: "default".into(), link }]);
+    }
+    if trade_link.is_some() {
+        return Err(ctx.field("trade_link", "give `[[recipients]]` or `[trade_link]`, not both"));
+    }
+    let mut out: Vec<Recipient> = Vec::with_capacity(raw.len());
+    for (i, r) in raw.iter().enumerate() {
+        let field = format!("recipients[{i}]");
+        let name = r.get_ref().name.get_ref().trim().to_string();
+        if name.is_empty() || out.iter().any(|o| o.name == name) {
+            return Err(ctx.at(r.get_ref().name.span(), &format!("{field}.name"), "needs a name of its own".into()));
+        }
+        let l = r.get_ref();
+        let link = match (&l.url, &l.partner, &l.token) {
+            (Some(url), None, None) => {
+                TradeLink::parse_url(url.get_ref()).map_err(|e| ctx.at(url.span(), &format!("{field}.url"), e.to_string()))?
+            }
+            (None, Some(p), Some(tok)) => {
+                TradeLink::new(p.get_ref(), tok.get_ref()).map_err(|e| ctx.at(p.span(), &field, e.to_string()))?
+            }
+            _ => return Err(ctx.at(r.span(), &field, "give either `url`, or both `partner` and `token`".into())),
+        };
+        out.push(Recipient { name, link });
+    }
+    Ok(out)
+}
+
 /// `[trade_link]`: where bought items are sent. Optional only on the sandbox, which takes any
 /// well-formed link.
-pub(crate) fn trade_link(raw: Option<&RawTradeLink>, endpoint: &Endpoint, ctx: &Ctx) -> Result<TradeLink, FileError> {
+fn trade_link(raw: Option<&RawTradeLink>, endpoint: &Endpoint, ctx: &Ctx) -> Result<TradeLink, FileError> {
     match raw {
         None if *endpoint == Endpoint::Sandbox => {
             TradeLink::parse_url(SANDBOX_TRADE_URL).map_err(|e| FileError::new(ctx.path, e.to_string()))

@@ -29,6 +29,9 @@ pub struct PurchaseRecord {
     /// record was never sent. Records written before that (false) may have been sent while pending.
     #[serde(default)]
     pub sends_marked: bool,
+    /// The recipient (by name, see `[[recipients]]`) its items were sent to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 impl PurchaseRecord {
@@ -43,6 +46,7 @@ impl PurchaseRecord {
             state: PurchaseState::Pending,
             transitions,
             sends_marked: true,
+            recipient: None,
         }
     }
 

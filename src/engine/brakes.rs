@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 
 use super::Engine;
-use crate::domain::{Game, OfferStatus, PurchaseRecord, Usd};
+use crate::config::{Config, Recipient};
+use crate::domain::{Game, OfferStatus, PurchaseRecord, TradeLink, Usd};
 use crate::exchange::ExchangeError;
 use crate::ledger::HaltEvent;
 
@@ -25,6 +26,11 @@ pub(super) struct BrakeState {
     errors: VecDeque<DateTime<Utc>>,
     /// The size of each game's last price list.
     list_sizes: std::collections::HashMap<Game, usize>,
+    /// Recipients that cannot receive items, with the trade link they had then: a changed link is
+    /// tried again.
+    dead: std::collections::HashMap<String, TradeLink>,
+    /// Where the rotation over recipients stands.
+    next_recipient: usize,
 }
 
 impl Engine {
@@ -111,11 +117,62 @@ impl Engine {
         let failed = matches!(offer, OfferStatus::TradeCreateError | OfferStatus::Canceled | OfferStatus::Timeout);
         let n = {
             let mut s = self.shared();
-            s.brakes.failed_in_row = if failed { s.brakes.failed_in_row + 1 } else { 0 };
+            // A delivered item ends the run; a dead recipient is its own brake and counts neither way.
+            if failed {
+                s.brakes.failed_in_row += 1;
+            } else if *offer == OfferStatus::Accepted {
+                s.brakes.failed_in_row = 0;
+            }
             s.brakes.failed_in_row
         };
         if failed && n >= limit {
             self.halt("failed_deliveries", format!("{n} deliveries failed in a row (the last: {offer})"));
+        }
+    }
+
+    /// The next recipient in rotation among `allowed` (empty: all) that can receive items. With no
+    /// recipient left at all, buying halts.
+    pub(crate) fn next_recipient(&self, config: &Config, allowed: &[String]) -> Option<Recipient> {
+        let (pick, none_alive) = {
+            let mut s = self.shared();
+            let alive = |r: &Recipient| s.brakes.dead.get(&r.name) != Some(&r.link);
+            let none_alive = !config.recipients.iter().any(alive);
+            let candidates: Vec<&Recipient> = config
+                .recipients
+                .iter()
+                .filter(|r| allowed.is_empty() || allowed.contains(&r.name))
+                .filter(|r| alive(r))
+                .collect();
+            let pick = (!candidates.is_empty()).then(|| candidates[s.brakes.next_recipient % candidates.len()].clone());
+            s.brakes.next_recipient = s.brakes.next_recipient.wrapping_add(1);
+            (pick, none_alive)
+        };
+        if none_alive {
+            self.halt("recipients", "no recipient can receive items: fix their trade links in the config".into());
+        }
+        pick
+    }
+
+    /// An offer ended `invalid_trade_token` or `user_not_tradable`: its recipient cannot receive
+    /// items. It is paused (the others keep receiving) until its link changes.
+    pub(crate) fn recipient_failed(&self, name: Option<&str>, offer: &OfferStatus) {
+        if !matches!(offer, OfferStatus::InvalidTradeToken | OfferStatus::UserNotTradable) {
+            return;
+        }
+        let config = self.config();
+        let Some(r) = config.recipients.iter().find(|r| Some(r.name.as_str()) == name).or(config.recipients.first()) else {
+            return;
+        };
+        let newly = self.shared().brakes.dead.insert(r.name.clone(), r.link.clone()).as_ref() != Some(&r.link);
+        if newly {
+            tracing::error!(
+                recipient = %r.name,
+                "recipient {} cannot receive items ({offer}): paused; fix its trade link in the config (a changed link is tried again), the others keep receiving",
+                r.name
+            );
+        }
+        if !config.recipients.iter().any(|r| self.shared().brakes.dead.get(&r.name) != Some(&r.link)) {
+            self.halt("recipients", "no recipient can receive items: fix their trade links in the config".into());
         }
     }
 

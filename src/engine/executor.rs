@@ -11,45 +11,72 @@ use crate::domain::{
 };
 use crate::exchange::{BatchItem, BuyOrder, BuyTarget, ExchangeError, Purchase, Rejection};
 use crate::guard::Approved;
+use crate::strategy::file::Strategy;
 
 /// Records and sends `approved`: one `market_buy` for a single order, `market_batch_buy` in chunks
 /// of the configured size otherwise. Each chunk's intents are recorded just before the chunk leaves;
 /// a stop or halt between chunks keeps the rest unrecorded and unsent. The guard approved the whole
 /// tick at once, so recording later chunks later changes none of its arithmetic.
-pub async fn execute(engine: &Engine, config: &Config, approved: Vec<Approved>, rates: &Rates) {
+pub async fn execute(
+    engine: &Engine,
+    config: &Config,
+    strategies: &[Strategy],
+    approved: Vec<Approved>,
+    rates: &Rates,
+) {
     let candidates: Vec<Candidate> = approved.into_iter().map(Approved::into_candidate).collect();
-    let link = &config.trade_link;
     let lone = candidates.len() == 1;
     let mut left = candidates.len();
-    for chunk in candidates.chunks(config.orders.batch_size.max(1)) {
-        if let Some(why) = engine.hold_back() {
-            tracing::warn!("{left} approved orders not recorded and not sent: {why}");
-            return;
+    // A batch goes to one recipient: orders are grouped by the recipients their strategy allows
+    // (priority order kept within a group).
+    let mut groups: Vec<(&[String], Vec<Candidate>)> = Vec::new();
+    for c in candidates {
+        let allowed = strategies.iter().find(|s| s.name == c.strategy).map_or(&[][..], |s| &s.recipients[..]);
+        match groups.iter_mut().find(|(a, _)| *a == allowed) {
+            Some((_, group)) => group.push(c),
+            None => groups.push((allowed, vec![c])),
         }
-        left -= chunk.len();
-        let Some(records) = record(engine, config, chunk, rates) else { return };
-        if config.dry_run {
-            simulate(engine, &records);
-            continue;
-        }
-        // A lone order, or one without a listing id (a batch takes ids), goes out as market_buy.
-        let (by_id, singles): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) =
-            records.iter().partition(|r| r.intent.item_id.is_some() && !lone);
-        for r in singles {
-            let order = BuyOrder {
-                target: match r.intent.item_id {
-                    Some(id) => BuyTarget::Id(id),
-                    None => BuyTarget::Name { name: r.intent.name.clone(), game: r.intent.game },
-                },
-                max_price: Some(r.intent.max_price),
-                custom_id: Some(r.intent.custom_id.clone()),
+    }
+    for (allowed, group) in &groups {
+        for chunk in group.chunks(config.orders.batch_size.max(1)) {
+            if let Some(why) = engine.hold_back() {
+                tracing::warn!("{left} approved orders not recorded and not sent: {why}");
+                return;
+            }
+            left -= chunk.len();
+            let Some(recipient) = engine.next_recipient(config, allowed) else {
+                tracing::warn!("{} approved orders not sent: none of their recipients can receive items", chunk.len());
+                continue;
             };
-            let result = engine.client.buy_marked(link, &order, || mark_sent(engine, &[&r.intent])).await;
-            record_single(engine, &r.intent, result);
+            let Some(records) = record(engine, config, chunk, rates, &recipient.name) else { return };
+            if config.dry_run {
+                simulate(engine, &records);
+                continue;
+            }
+            send_chunk(engine, &recipient.link, &records, lone).await;
         }
-        if !by_id.is_empty() {
-            send_batch(engine, link, &by_id).await;
-        }
+    }
+}
+
+/// Sends one recorded chunk: a lone order, or one without a listing id (a batch takes ids), as
+/// market_buy; the rest as one market_batch_buy.
+async fn send_chunk(engine: &Engine, link: &TradeLink, records: &[PurchaseRecord], lone: bool) {
+    let (by_id, singles): (Vec<&PurchaseRecord>, Vec<&PurchaseRecord>) =
+        records.iter().partition(|r| r.intent.item_id.is_some() && !lone);
+    for r in singles {
+        let order = BuyOrder {
+            target: match r.intent.item_id {
+                Some(id) => BuyTarget::Id(id),
+                None => BuyTarget::Name { name: r.intent.name.clone(), game: r.intent.game },
+            },
+            max_price: Some(r.intent.max_price),
+            custom_id: Some(r.intent.custom_id.clone()),
+        };
+        let result = engine.client.buy_marked(link, &order, || mark_sent(engine, &[&r.intent])).await;
+        record_single(engine, &r.intent, result);
+    }
+    if !by_id.is_empty() {
+        send_batch(engine, link, &by_id).await;
     }
 }
 
@@ -69,8 +96,14 @@ fn simulate(engine: &Engine, records: &[PurchaseRecord]) {
     }
 }
 
-/// Allocates custom ids and records `chunk` as intents (pending, reserved), flushed.
-fn record(engine: &Engine, config: &Config, chunk: &[Candidate], rates: &Rates) -> Option<Vec<PurchaseRecord>> {
+/// Allocates custom ids and records `chunk` as intents (pending, reserved, for `recipient`), flushed.
+fn record(
+    engine: &Engine,
+    config: &Config,
+    chunk: &[Candidate],
+    rates: &Rates,
+    recipient: &str,
+) -> Option<Vec<PurchaseRecord>> {
     let now = engine.clock.now();
     let mut records = Vec::with_capacity(chunk.len());
     for c in chunk {
@@ -82,7 +115,9 @@ fn record(engine: &Engine, config: &Config, chunk: &[Candidate], rates: &Rates) 
             }
         };
         let intent = Intent { custom_id, candidate: c.clone() };
-        records.push(PurchaseRecord::new(intent, now, rates.clone(), config.hash.clone()));
+        let mut record = PurchaseRecord::new(intent, now, rates.clone(), config.hash.clone());
+        record.recipient = Some(recipient.to_string());
+        records.push(record);
     }
     // Intent before send: intents and reservations are on disk before the request leaves.
     if let Err(e) = engine.ledger.record_intents(&records) {

@@ -204,7 +204,10 @@ pub async fn follow_offers(engine: &Engine) {
             };
             tracing::info!(custom_id = %cid, item = %rec.intent.name, "{detail}");
             match engine.ledger.transition(cid, state, now, &detail) {
-                Ok(_) if info.offer_status.is_final() && !offer.is_final() => engine.delivery_ended(&info.offer_status),
+                Ok(_) if info.offer_status.is_final() && !offer.is_final() => {
+                    engine.recipient_failed(rec.recipient.as_deref(), &info.offer_status);
+                    engine.delivery_ended(&info.offer_status);
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(custom_id = %cid, error = %e, "offer status change not recorded"),
             }

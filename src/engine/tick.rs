@@ -154,7 +154,7 @@ impl Engine {
             return;
         }
         self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
-        executor::execute(self, &config, verdicts.approved, &rates).await;
+        executor::execute(self, &config, &strategies, verdicts.approved, &rates).await;
     }
 
     /// Refuses candidates priced more than the configured factor away from their item's recorded

@@ -39,6 +39,9 @@ pub struct RawStrategy {
     pub limits: RawCounts,
     /// A CSV file (`name,price`, prices in USD) of reference prices for `reference = "file"`.
     pub reference_file: Option<Spanned<String>>,
+    /// The `[[recipients]]` (by name) its purchases go to; default: all, in rotation.
+    #[serde(default)]
+    pub recipients: Vec<String>,
     #[serde(default)]
     pub rules: Vec<Spanned<RawRule>>,
 }
@@ -137,6 +140,8 @@ pub struct Strategy {
     pub limits: RawCounts,
     pub references: HashMap<String, Usd>,
     pub rules: Vec<Rule>,
+    /// The recipients (by name) its purchases may go to; empty: any.
+    pub recipients: Vec<String>,
 }
 
 impl Strategy {
@@ -269,7 +274,14 @@ impl Strategy {
                 },
             });
         }
-        Ok(Some(Strategy { name, source: path.to_path_buf(), limits: raw.limits, references, rules }))
+        Ok(Some(Strategy {
+            name,
+            source: path.to_path_buf(),
+            limits: raw.limits,
+            references,
+            rules,
+            recipients: raw.recipients,
+        }))
     }
 }
 
