@@ -5,6 +5,7 @@ mod helpers;
 mod engine;
 mod exchange;
 mod guard;
+mod kill;
 mod ledger;
 mod market_names;
 mod money_safety;

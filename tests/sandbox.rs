@@ -1078,7 +1078,8 @@ async fn an_error_answer_fault_answers_any_code_and_processes_nothing() {
         r#"{"status":"error","error_code":99,"error_message":"brand_new_error"}"#
     );
     let id = sb.listings_named(CASE)[0].0.get();
-    let batch = json!({"method":"market_batch_buy","partner":"1","token":"AbCd1234","items":[{"id":id,"custom_id":"e-2"}]});
+    let batch =
+        json!({"method":"market_batch_buy","partner":"1","token":"AbCd1234","items":[{"id":id,"custom_id":"e-2"}]});
     assert_error(&call(&sb, batch).await, 99, "brand_new_error");
     assert!(sb.purchases().is_empty());
     assert_eq!(sb.balance(), Usd::new(dec!(1000)));
@@ -1117,8 +1118,14 @@ async fn currency_rates_can_be_overridden_one_code_at_a_time() {
 async fn the_purchases_record_lists_each_purchase_with_ids_debit_balance_and_time() {
     let sb = plain().await;
     let bought = call(&sb, buy_body(REDLINE, "rec-1")).await;
-    let rows: Value =
-        http().get(format!("{}/sandbox/purchases", sb.base_url())).send().await.expect("sent").json().await.expect("json");
+    let rows: Value = http()
+        .get(format!("{}/sandbox/purchases", sb.base_url()))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
     let row = &rows[0];
     assert_eq!(row["custom_id"], "rec-1");
     assert_eq!(row["buy_id"].to_string(), bought["buy_id"].as_str().expect("buy_id"));

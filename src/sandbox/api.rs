@@ -648,9 +648,8 @@ fn balance(st: &Sb, r: Render) -> J {
 /// `overrides`: code → rate text that replaces the listed rate (a fault); unlisted codes are added
 /// at the end, named by their code.
 fn currencies(overrides: &BTreeMap<String, String>) -> J {
-    let item = |code: &str, name: &str, rate: &str| {
-        obj([("code", code.into()), ("name", name.into()), ("rate", rate.into())])
-    };
+    let item =
+        |code: &str, name: &str, rate: &str| obj([("code", code.into()), ("name", name.into()), ("rate", rate.into())]);
     let mut items: Vec<J> = CURRENCIES
         .iter()
         .map(|(code, name, rate)| item(code, name, overrides.get(*code).map_or(*rate, String::as_str)))
