@@ -92,7 +92,8 @@ impl Limits {
     /// `tight`: which money limit binds first (0: per_hour, 1: per_day, 2: the balance floor).
     fn for_kills(kills: usize, tight: usize) -> Limits {
         let kills = u32::try_from(kills).unwrap_or(u32::MAX).max(3);
-        let money = Decimal::from(kills) * dec!(2.5) + dec!(20);
+        // The first run spends some 20 USD, each later one about one more.
+        let money = Decimal::from(kills) * dec!(1.1) + dec!(25);
         let loose = money * dec!(3);
         let (per_hour, per_day, floor_room) = match tight % 3 {
             0 => (money, loose, loose),
@@ -104,10 +105,10 @@ impl Limits {
             balance_floor: dec!(20),
             per_hour,
             per_day,
-            // The first run buys some 45 items; each later one about six.
-            batches_total: kills * 5 + 35,
-            batches_per_day: kills * 6 + 40,
-            singles_per_day: kills * 2 + 20,
+            // The first run buys some 45 items (a dozen of them singles); each later one two or three.
+            batches_total: kills * 3 + 35,
+            batches_per_day: kills * 4 + 40,
+            singles_per_day: kills + 10,
         }
     }
 }
