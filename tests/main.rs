@@ -7,6 +7,7 @@ mod edges;
 mod engine;
 mod exchange;
 mod guard;
+mod kill;
 mod ledger;
 mod market_names;
 mod money_safety;

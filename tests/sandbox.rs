@@ -8,6 +8,8 @@ use futures_util::{SinkExt, StreamExt};
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 use skinbot::domain::{Game, OfferStatus, Usd};
+use skinbot::exchange::{BuyOrder, BuyTarget, ExchangeError};
+use skinbot::sandbox::faults::ErrorAnswer;
 use skinbot::sandbox::{
     self, Catalog, FaultKind, Faults, MarketDynamics, OfferConfig, Outcome, RateLimit, Sandbox, SandboxConfig,
 };
@@ -945,6 +947,218 @@ async fn admin_endpoints_read_and_change_balance_purchases_requests_and_clock() 
     assert_ne!(o[0]["offer_status"], "creating_trade");
     let bad = c.post(format!("{base}/sandbox/balance")).json(&json!({"balance":"-1"})).send().await.expect("sent");
     assert_eq!(bad.status(), 400);
+}
+
+// ---------------------------------------------------------------- faults the money-safety tests need
+
+#[tokio::test]
+async fn a_buy_held_back_past_the_client_timeout_is_made_after_the_client_gave_up() {
+    let sb = plain().await;
+    sb.set_faults(Faults { buy_delay: Duration::from_secs(1), ..Faults::none() });
+    let client = crate::helpers::client_with(&sb, |c| c.timeout = Duration::from_millis(300));
+    let order = BuyOrder {
+        target: BuyTarget::Name { name: REDLINE.into(), game: Game::Cs2 },
+        max_price: None,
+        custom_id: Some("late-1".parse().expect("custom id")),
+    };
+    let e = client.buy(&crate::helpers::link(), &order).await.expect_err("the client gives up first");
+    assert!(matches!(e, ExchangeError::OutcomeUnknown { timed_out: true, .. }), "{e}");
+    // The client is gone; the held-back request lands anyway and spends the money.
+    assert!(sb.wait_for_purchases(1, Duration::from_secs(10)).await, "the purchase was never made");
+    let p = &sb.purchases()[0];
+    assert_eq!(p.custom_id.as_deref(), Some("late-1"));
+    assert_eq!(sb.balance(), Usd::new(dec!(1000) - p.debited.amount()));
+    let rec = sb.requests().into_iter().find(|r| r.method.as_deref() == Some("market_buy")).expect("logged");
+    assert_eq!(rec.faults, vec![FaultKind::BuyDelay { ms: 1000 }]);
+    assert_eq!(rec.outcome, Outcome::Success);
+    // Only buys are held back.
+    let t = std::time::Instant::now();
+    assert_eq!(call(&sb, json!({"method":"status"})).await["available"], true);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_held_back_batch_is_processed_too_and_only_methods_can_spare_it() {
+    let sb = plain().await;
+    sb.set_faults(Faults {
+        buy_delay: Duration::from_secs(1),
+        only_methods: vec!["market_batch_buy".into()],
+        ..Faults::none()
+    });
+    let id = sb.listings_named(CASE)[0].0.get();
+    let batch = signed_json(
+        &sb,
+        json!({"method":"market_batch_buy","partner":"1","token":"AbCd1234","items":[{"id":id,"custom_id":"late-b"}]}),
+    );
+    let quick = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().expect("client");
+    let e = quick.post(sb.api_url()).json(&batch).send().await.expect_err("times out");
+    assert!(e.is_timeout(), "{e}");
+    // market_buy is not targeted: answered at once.
+    assert_eq!(call(&sb, buy_body(REDLINE, "quick")).await["custom_id"], "quick");
+    assert!(sb.wait_for_purchases(2, Duration::from_secs(10)).await);
+    let ids: Vec<Option<String>> = sb.purchases().into_iter().map(|p| p.custom_id).collect();
+    assert_eq!(ids, vec![Some("quick".to_string()), Some("late-b".to_string())]);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_over_debit_takes_and_reports_more_than_the_price_even_above_max_price() {
+    let sb = plain().await;
+    sb.set_faults(Faults { over_debit: Some(Usd::new(dec!(0.50))), ..Faults::none() });
+    let mut body = buy_body(REDLINE, "over-1");
+    body["max_price"] = json!("11.87");
+    let v = call(&sb, body).await;
+    assert_eq!(v["status"], "success", "{v}");
+    assert_eq!(v["item"]["price"], "11.87");
+    assert_eq!(v["balance_debited_sum"], "12.37");
+    assert_eq!(sb.balance(), Usd::new(dec!(987.63)));
+    assert_eq!(sb.purchases()[0].debited, Usd::new(dec!(12.37)));
+    assert_eq!(sb.purchases()[0].price, Usd::new(dec!(11.87)));
+    assert_eq!(status_of(&sb, "over-1").await["balance_debited_sum"], "12.37");
+    let id = sb.listings_named(CASE)[0];
+    let b = call(
+        &sb,
+        json!({"method":"market_batch_buy","partner":"1","token":"AbCd1234",
+               "items":[{"id":id.0.get(),"max_price":id.1.wire(),"custom_id":"over-2"}]}),
+    )
+    .await;
+    let debited = usd(&b["purchased"][0]["balance_debited_sum"]);
+    assert_eq!(debited, Usd::new(id.1.amount() + dec!(0.50)));
+    let logged = sb.requests().into_iter().find(|r| r.method.as_deref() == Some("market_buy")).expect("logged");
+    assert_eq!(logged.faults, vec![FaultKind::OverDebit]);
+}
+
+#[tokio::test]
+async fn answers_can_leave_out_custom_id_while_the_purchase_keeps_it() {
+    let sb = plain().await;
+    sb.set_faults(Faults { omit_custom_id: true, ..Faults::none() });
+    let no_custom_id = |v: &Value| !v.to_string().contains("custom_id");
+    let bought = call(&sb, buy_body(REDLINE, "quiet-1")).await;
+    assert_eq!(bought["status"], "success");
+    assert!(no_custom_id(&bought), "{bought}");
+    let id = sb.listings_named(CASE)[0].0.get();
+    let batch = call(
+        &sb,
+        json!({"method":"market_batch_buy","partner":"1","token":"AbCd1234",
+               "items":[{"id":id,"custom_id":"quiet-2"},{"id":"1","custom_id":"quiet-3"}]}),
+    )
+    .await;
+    assert_eq!(batch["purchased"].as_array().map(Vec::len), Some(1));
+    assert_eq!(batch["unavailable"].as_array().map(Vec::len), Some(1));
+    assert!(no_custom_id(&batch), "{batch}");
+    let buy_id = bought["buy_id"].as_str().expect("buy_id").to_string();
+    let info = call(&sb, json!({"method":"market_getinfo","buy_id":buy_id})).await;
+    assert_eq!(info["buy_id"], json!(buy_id));
+    assert!(no_custom_id(&info), "{info}");
+    // Found by custom_id, but the answer does not say which.
+    let by_custom = call(&sb, json!({"method":"market_getinfo","custom_ids":["quiet-1"]})).await;
+    assert_eq!(by_custom["items"][0]["buy_id"], json!(buy_id));
+    assert!(no_custom_id(&by_custom), "{by_custom}");
+    let history = call(&sb, json!({"method":"market_history","starting":"0","ending":"4000000000"})).await;
+    assert_eq!(history["items"].as_array().map(Vec::len), Some(2));
+    assert!(no_custom_id(&history), "{history}");
+    let kept: Vec<Option<String>> = sb.purchases().into_iter().map(|p| p.custom_id).collect();
+    assert_eq!(kept, vec![Some("quiet-1".to_string()), Some("quiet-2".to_string())]);
+    assert!(sb.requests()[0].faults.contains(&FaultKind::OmitCustomId));
+}
+
+#[tokio::test]
+async fn an_error_answer_fault_answers_any_code_and_processes_nothing() {
+    let sb = plain().await;
+    sb.set_faults(Faults {
+        error_answer: Some(ErrorAnswer { code: 99, message: "brand_new_error".into() }),
+        only_methods: vec!["market_buy".into(), "market_batch_buy".into()],
+        ..Faults::none()
+    });
+    let resp = http().post(sb.api_url()).json(&signed_json(&sb, buy_body(REDLINE, "e-1"))).send().await.expect("sent");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.text().await.expect("body"),
+        r#"{"status":"error","error_code":99,"error_message":"brand_new_error"}"#
+    );
+    let id = sb.listings_named(CASE)[0].0.get();
+    let batch =
+        json!({"method":"market_batch_buy","partner":"1","token":"AbCd1234","items":[{"id":id,"custom_id":"e-2"}]});
+    assert_error(&call(&sb, batch).await, 99, "brand_new_error");
+    assert!(sb.purchases().is_empty());
+    assert_eq!(sb.balance(), Usd::new(dec!(1000)));
+    assert_eq!(sb.requests()[0].outcome, Outcome::ApiError { code: 99, message: "brand_new_error".into() });
+    assert_eq!(sb.requests()[0].faults, vec![FaultKind::ErrorAnswer { code: 99 }]);
+    // Untargeted methods answer as usual.
+    assert_eq!(call(&sb, json!({"method":"balance"})).await["balance"], "1000.000");
+    // A known code with a message the reference does not give.
+    sb.set_faults(Faults {
+        error_answer: Some(ErrorAnswer { code: 7, message: "custom_id_exists".into() }),
+        only_methods: vec!["market_buy".into()],
+        ..Faults::none()
+    });
+    assert_error(&call(&sb, buy_body(REDLINE, "e-3")).await, 7, "custom_id_exists");
+    assert!(sb.purchases().is_empty());
+}
+
+#[tokio::test]
+async fn currency_rates_can_be_overridden_one_code_at_a_time() {
+    let sb = plain().await;
+    let mut rates = std::collections::BTreeMap::new();
+    rates.insert("eur".to_string(), "0.0092".to_string());
+    rates.insert("xyz".to_string(), "3".to_string());
+    sb.set_faults(Faults { rate_override: rates, ..Faults::none() });
+    let v = call(&sb, json!({"method":"currencies"})).await;
+    let items = v["items"].as_array().expect("items");
+    let rate = |code: &str| items.iter().find(|i| i["code"] == code).map(|i| i["rate"].clone());
+    assert_eq!(rate("eur"), Some(json!("0.0092")));
+    assert_eq!(rate("usd"), Some(json!("1")));
+    assert_eq!(rate("rub"), Some(json!("89.5")));
+    assert_eq!(items.last(), Some(&json!({"code":"xyz","name":"XYZ","rate":"3"})));
+    assert_eq!(sb.requests()[0].faults, vec![FaultKind::RateOverride]);
+}
+
+#[tokio::test]
+async fn the_purchases_record_lists_each_purchase_with_ids_debit_balance_and_time() {
+    let sb = plain().await;
+    let bought = call(&sb, buy_body(REDLINE, "rec-1")).await;
+    let rows: Value = http()
+        .get(format!("{}/sandbox/purchases", sb.base_url()))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let row = &rows[0];
+    assert_eq!(row["custom_id"], "rec-1");
+    assert_eq!(row["buy_id"].to_string(), bought["buy_id"].as_str().expect("buy_id"));
+    assert_eq!(row["id"].to_string(), bought["item"]["id"].as_str().expect("item id"));
+    assert_eq!(row["debited"], "11.87");
+    assert_eq!(row["price"], "11.87");
+    assert_eq!(row["balance_after"], "988.13");
+    assert_eq!(row["refunded"], "0");
+    assert_eq!(row["date"], 1_700_000_000);
+    assert_eq!(row["offer_status"], "creating_trade");
+}
+
+#[tokio::test]
+async fn the_new_faults_are_set_through_the_admin_endpoint_with_defaults_for_the_rest() {
+    let sb = plain().await;
+    let set: Value = http()
+        .post(format!("{}/sandbox/faults", sb.base_url()))
+        .json(&json!({"buy_delay_ms":8000,"over_debit":"0.25","omit_custom_id":true,
+                      "error_answer":{"code":99,"message":"brand_new_error"},"only_methods":["market_buy"],
+                      "rate_override":{"eur":"0.0092"}}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(set["buy_delay_ms"], 8000);
+    let f = sb.faults();
+    assert_eq!(f.buy_delay, Duration::from_secs(8));
+    assert_eq!(f.over_debit, Some(Usd::new(dec!(0.25))));
+    assert!(f.omit_custom_id);
+    assert_eq!(f.error_answer.map(|e| e.code), Some(99));
+    assert_eq!(f.latency, Duration::ZERO);
 }
 
 // ---------------------------------------------------------------- websocket and webhooks

@@ -2,7 +2,10 @@
 //! the sandbox listens on loopback). JSON in, JSON out.
 //!
 //! * `GET  /sandbox/balance` · `POST /sandbox/balance {"balance":"250.00"}`
-//! * `GET  /sandbox/purchases` · `GET /sandbox/offers` · `GET /sandbox/requests`
+//! * `GET  /sandbox/purchases`: every purchase as the sandbox keeps it (`id` of the listing,
+//!   `buy_id`, `custom_id`, `price`, `debited`, `balance_after`, `refunded`, `offer_status`,
+//!   `history`, `date`, …), oldest first — the exchange's own record to check a client against
+//! * `GET  /sandbox/offers` · `GET /sandbox/requests`
 //! * `GET  /sandbox/faults` · `POST /sandbox/faults {…Faults…}` (missing fields take defaults)
 //! * `POST /sandbox/advance {"seconds":600}` or `{"ms":1500}`
 //! * `GET  /sandbox/clock`
@@ -23,6 +26,7 @@ use serde_json::{json, Value};
 use super::faults::Faults;
 use super::render::balance_text;
 use super::shared::Shared;
+use super::Sandbox;
 use crate::domain::money::parse_decimal;
 use crate::domain::{Game, Usd};
 
@@ -36,6 +40,28 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/advance", post(advance))
         .route("/sandbox/clock", get(clock))
         .route("/sandbox/listings", get(listings).post(add_listing))
+}
+
+impl Sandbox {
+    /// Waits until the sandbox holds at least `n` purchases, or `within` has passed; says whether
+    /// it does. Woken by the sandbox's own market events, so a test never sleeps to find out.
+    pub async fn wait_for_purchases(&self, n: usize, within: Duration) -> bool {
+        // Subscribed before looking, so a purchase made in between still wakes us.
+        let mut events = self.shared.lock().hub.subscribe();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.shared.lock().purchases().len() >= n {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                // A frame, or frames missed: look again.
+                Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) | Err(_) => {
+                    return self.shared.lock().purchases().len() >= n;
+                }
+            }
+        }
+    }
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {

@@ -1,13 +1,17 @@
 //! `POST /api.php`: the SkinsBack API (reference §1-§5).
 //!
-//! Order of checks for every request: faults that act before the server (latency, 5xx, hang) →
-//! verb (-1) → rate limit (-7) → authentication (-2/-3) → project active (-4) → method (-5) →
-//! market switch (-6, `market_*` only) → the method's own checks.
+//! Order of checks for every request: faults that act before the server (latency, 5xx, hang, buy
+//! delay) → verb (-1) → rate limit (-7) → authentication (-2/-3) → project active (-4) → method
+//! (-5) → market switch (-6, `market_*` only) → an error-answer fault → the method's own checks.
+//!
+//! A request runs to completion once it has arrived, as on a PHP server: its processing is a task
+//! of its own, which a client that hangs up (and so drops the handler) does not cancel.
 //!
 //! Authentication: if either `X-CLIENT-ID` or `X-CLIENT-SECRET` is present, the headers alone decide
 //! (both must be right; a body `shopid`/`sign` is then ignored, right or wrong). Otherwise `shopid`
 //! must be the Client ID and `sign` must verify over the scalar parameters as PHP sees them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +23,12 @@ use rand::Rng;
 use rust_decimal::Decimal;
 
 use super::error::{self, ApiError};
-use super::faults::{FaultKind, Probability};
+use super::faults::{ErrorAnswer, FaultKind, Probability};
 use super::php::{Params, Php};
 use super::render::{self, balance_text, obj, success, Render, J};
 use super::shared::Shared;
-use super::state::{Ceiling, Outcome, RequestRecord, State as Sb};
-use crate::domain::{Game, ItemId};
+use super::state::{Ceiling, Outcome, RequestRecord, State as Sb, Terms};
+use crate::domain::{Game, ItemId, Usd};
 use crate::signature;
 
 /// The rates `currencies` lists: units of each currency per 1 USD (reference §4.2, §8.14).
@@ -49,9 +53,29 @@ enum Reply {
     /// Pre-serialized success body (the price list can be tens of megabytes).
     Raw(Vec<u8>),
     Err(ApiError),
+    /// An error answer chosen by a fault (any code, any message).
+    Fault(ErrorAnswer),
 }
 
+/// Methods that spend money.
+const BUY_METHODS: &[&str] = &["market_buy", "market_batch_buy"];
+
+/// Methods whose answers carry `custom_id`s.
+const CUSTOM_ID_METHODS: &[&str] = &["market_buy", "market_batch_buy", "market_getinfo", "market_history"];
+
 pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: HeaderMap, body: Bytes) -> Response {
+    // When the client hangs up, axum drops this future; the spawned task goes on, so a buy that
+    // arrived is processed (money debited, purchase made) whether or not anyone hears the answer.
+    match tokio::spawn(process(app, verb, headers, body)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(target: "sandbox", error = %e, "request task failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn process(app: Arc<Shared>, verb: Method, headers: HeaderMap, body: Bytes) -> Response {
     let now = app.clock.now();
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let params = Params::parse(content_type, &body);
@@ -105,14 +129,22 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
         app.sleep(hang_for).await;
         return (StatusCode::GATEWAY_TIMEOUT, "gateway timeout").into_response();
     }
+    if !plan.buy_delay.is_zero() {
+        tracing::warn!(target: "sandbox", seq = rec.seq, ms = plan.buy_delay.as_millis(), "fault: buy held back");
+        rec.faults.push(FaultKind::BuyDelay { ms: u64::try_from(plan.buy_delay.as_millis()).unwrap_or(u64::MAX) });
+        app.sleep(plan.buy_delay).await;
+    }
 
     let (reply, committed) = if verb != Method::POST {
         (Reply::Err(error::PLEASE_USE_POST), false)
     } else {
         let mut st = app.lock();
+        // Processed now, under the lock: a request held back by a fault is dated when it lands, and
+        // purchases stay in time order.
+        let now = app.clock.now();
         st.process_until(now);
         let limiter_now = app.clock.limiter_now();
-        dispatch(&mut st, app.render, &params, &headers, (now, limiter_now), plan.malformed, &mut rec.faults)
+        dispatch(&mut st, app.render, &params, &headers, (now, limiter_now), &plan, &mut rec.faults)
     };
 
     if committed && plan.drop_after_commit {
@@ -128,11 +160,22 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
             rec.outcome = Outcome::ApiError { code: e.code, message: e.message.to_string() };
             e.body().to_json().into_bytes()
         }
+        Reply::Fault(e) => {
+            rec.outcome = Outcome::ApiError { code: e.code, message: e.message.clone() };
+            obj([("status", "error".into()), ("error_code", e.code.into()), ("error_message", e.message.into())])
+                .to_json()
+                .into_bytes()
+        }
         Reply::Ok(mut v) => {
             if plan.malformed {
                 tracing::warn!(target: "sandbox", seq = rec.seq, "fault: malformed answer");
                 rec.faults.push(FaultKind::Malformed);
                 render::corrupt(&mut v);
+            }
+            if plan.omit_custom_id {
+                tracing::warn!(target: "sandbox", seq = rec.seq, "fault: custom_id left out");
+                rec.faults.push(FaultKind::OmitCustomId);
+                render::remove_field(&mut v, "custom_id");
             }
             v.to_json().into_bytes()
         }
@@ -149,27 +192,33 @@ pub async fn handle(State(app): State<Arc<Shared>>, verb: Method, headers: Heade
     ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
 }
 
-/// The fractional faults drawn for one request, before it is processed.
+/// The faults that apply to one request, drawn before it is processed.
+#[derive(Default)]
 struct FaultPlan {
     latency: Duration,
     http_error: Option<u16>,
     hang: bool,
     drop_after_commit: bool,
     malformed: bool,
+    /// Buys only.
+    buy_delay: Duration,
+    /// Buys only; zero = none.
+    over_debit: Usd,
+    /// Methods whose answers carry `custom_id` only.
+    omit_custom_id: bool,
+    error_answer: Option<ErrorAnswer>,
+    /// `currencies` only.
+    rate_override: BTreeMap<String, String>,
 }
 
 impl FaultPlan {
     fn draw(st: &mut Sb, method: Option<&str>) -> FaultPlan {
         let f = st.faults.clone();
         if !f.targets(method) {
-            return FaultPlan {
-                latency: Duration::ZERO,
-                http_error: None,
-                hang: false,
-                drop_after_commit: false,
-                malformed: false,
-            };
+            return FaultPlan::default();
         }
+        let is = |set: &[&str]| method.is_some_and(|m| set.contains(&m));
+        let buys = is(BUY_METHODS);
         let rng = &mut st.fault_rng;
         let mut chance = |rate: Probability| -> bool {
             if rate >= 1.0 {
@@ -185,7 +234,18 @@ impl FaultPlan {
         let drop_after_commit = chance(f.drop_after_commit_rate);
         let malformed = chance(f.malformed_rate);
         let http_error = http_error.map(|()| if st.fault_rng.random_bool(0.5) { 500 } else { 502 });
-        FaultPlan { latency: f.latency, http_error, hang, drop_after_commit, malformed }
+        FaultPlan {
+            latency: f.latency,
+            http_error,
+            hang,
+            drop_after_commit,
+            malformed,
+            buy_delay: if buys { f.buy_delay } else { Duration::ZERO },
+            over_debit: f.over_debit.filter(|_| buys).unwrap_or(Usd::ZERO),
+            omit_custom_id: f.omit_custom_id && is(CUSTOM_ID_METHODS),
+            error_answer: f.error_answer,
+            rate_override: if method == Some("currencies") { f.rate_override } else { BTreeMap::new() },
+        }
     }
 }
 
@@ -199,15 +259,16 @@ fn dropped_connection() -> Response {
 }
 
 /// Runs one authenticated-or-not request against the state and renders the answer with `r`; `true`
-/// when money was spent. `times`: sandbox now and limiter now; `malformed`: the price list writes bad
-/// prices itself (it is pre-serialized, so it cannot be corrupted afterwards).
+/// when money was spent. `times`: sandbox now and limiter now; `plan`: the faults that act inside
+/// the server (the price list writes bad prices itself when malformed: it is pre-serialized, so it
+/// cannot be corrupted afterwards).
 fn dispatch(
     st: &mut Sb,
     r: Render,
     params: &Params,
     headers: &HeaderMap,
     times: (Duration, Duration),
-    malformed: bool,
+    plan: &FaultPlan,
     faults: &mut Vec<FaultKind>,
 ) -> (Reply, bool) {
     let (now, limiter_now) = times;
@@ -247,18 +308,41 @@ fn dispatch(
         faults.push(FaultKind::MarketDisabled);
         return (Reply::Err(error::MARKET_DISABLED), false);
     }
+    if let Some(e) = &plan.error_answer {
+        tracing::warn!(target: "sandbox", method, code = e.code, message = %e.message, "fault: error answer");
+        faults.push(FaultKind::ErrorAnswer { code: e.code });
+        return (Reply::Fault(e.clone()), false);
+    }
+    let over_debit = plan.over_debit;
     match method {
-        "market_pricelist" => (pricelist(st, r, params, malformed), false),
+        "market_pricelist" => (pricelist(st, r, params, plan.malformed), false),
         "market_search" => (search(st, r, params), false),
-        "market_buy" => match buy(st, r, params, now) {
-            Ok(v) => (Reply::Ok(v), true),
+        "market_buy" => match buy(st, r, params, now, over_debit) {
+            Ok(v) => {
+                if over_debit > Usd::ZERO {
+                    faults.push(FaultKind::OverDebit);
+                }
+                (Reply::Ok(v), true)
+            }
             Err(e) => (Reply::Err(e), false),
         },
-        "market_batch_buy" => batch_buy(st, r, params, now),
+        "market_batch_buy" => {
+            let (reply, committed) = batch_buy(st, r, params, now, over_debit);
+            if committed && over_debit > Usd::ZERO {
+                faults.push(FaultKind::OverDebit);
+            }
+            (reply, committed)
+        }
         "market_getinfo" => (getinfo(st, r, params), false),
         "market_history" => (history(st, r, params), false),
         "balance" => (Reply::Ok(balance(st, r)), false),
-        "currencies" => (Reply::Ok(currencies()), false),
+        "currencies" => {
+            if !plan.rate_override.is_empty() {
+                tracing::warn!(target: "sandbox", rates = ?plan.rate_override, "fault: currency rates overridden");
+                faults.push(FaultKind::RateOverride);
+            }
+            (Reply::Ok(currencies(&plan.rate_override)), false)
+        }
         _ => {
             if st.faults.unavailable.is_some() {
                 tracing::warn!(target: "sandbox", "fault: status unavailable");
@@ -394,7 +478,7 @@ fn trade_link(params: &Params) -> Result<(&str, &str), ApiError> {
     }
 }
 
-fn buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> Result<J, ApiError> {
+fn buy(st: &mut Sb, r: Render, params: &Params, now: Duration, over_debit: Usd) -> Result<J, ApiError> {
     let id = params.non_empty("id");
     let name = params.non_empty("name");
     if id.is_none() && name.is_none() {
@@ -404,6 +488,7 @@ fn buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> Result<J, ApiE
         return Err(error::NAME_MIN_LENGTH);
     }
     let link = trade_link(params)?;
+    let terms = Terms { link, now, over_debit };
     let custom_id = params.non_empty("custom_id");
     let ceiling = Ceiling::parse(params.str("max_price"));
     let idx = match (id, name) {
@@ -412,10 +497,10 @@ fn buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> Result<J, ApiE
                 return Err(error::CUSTOM_ID_EXISTS);
             }
             let id: ItemId = id.parse().map_err(|_| error::SKIN_UNAVAILABLE)?;
-            st.buy_listing(id, ceiling, custom_id, link, now)?
+            st.buy_listing(id, ceiling, custom_id, &terms)?
         }
         (None, Some(name)) => match game(params) {
-            Some(g) => st.buy_by_name(g, name, ceiling, custom_id, link, now)?,
+            Some(g) => st.buy_by_name(g, name, ceiling, custom_id, &terms)?,
             None if custom_id.is_some_and(|c| st.custom_id_taken(c)) => return Err(error::CUSTOM_ID_EXISTS),
             None => return Err(error::SKIN_UNAVAILABLE),
         },
@@ -426,7 +511,7 @@ fn buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> Result<J, ApiE
     Ok(body)
 }
 
-fn batch_buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> (Reply, bool) {
+fn batch_buy(st: &mut Sb, r: Render, params: &Params, now: Duration, over_debit: Usd) -> (Reply, bool) {
     let items: Vec<&Php> = match params.get("items") {
         Some(v @ Php::Arr(_)) => v.values(),
         _ => Vec::new(),
@@ -437,8 +522,8 @@ fn batch_buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> (Reply, 
     if items.len() > st.batch_max {
         return (Reply::Err(error::TOO_MANY_ITEMS), false);
     }
-    let link = match trade_link(params) {
-        Ok(l) => l,
+    let terms = match trade_link(params) {
+        Ok(link) => Terms { link, now, over_debit },
         Err(e) => return (Reply::Err(e), false),
     };
     let mut purchased = Vec::new();
@@ -449,7 +534,7 @@ fn batch_buy(st: &mut Sb, r: Render, params: &Params, now: Duration) -> (Reply, 
         let custom_id = text("custom_id");
         let parsed: Option<ItemId> = raw_id.and_then(|s| s.parse().ok());
         let result = match parsed {
-            Some(id) => st.buy_listing(id, Ceiling::parse(text("max_price")), custom_id, link, now),
+            Some(id) => st.buy_listing(id, Ceiling::parse(text("max_price")), custom_id, &terms),
             None => Err(error::SKIN_UNAVAILABLE),
         };
         match result {
@@ -560,11 +645,20 @@ fn balance(st: &Sb, r: Render) -> J {
     ])
 }
 
-fn currencies() -> J {
-    let items = CURRENCIES
+/// `overrides`: code → rate text that replaces the listed rate (a fault); unlisted codes are added
+/// at the end, named by their code.
+fn currencies(overrides: &BTreeMap<String, String>) -> J {
+    let item =
+        |code: &str, name: &str, rate: &str| obj([("code", code.into()), ("name", name.into()), ("rate", rate.into())]);
+    let mut items: Vec<J> = CURRENCIES
         .iter()
-        .map(|(code, name, rate)| obj([("code", (*code).into()), ("name", (*name).into()), ("rate", (*rate).into())]))
+        .map(|(code, name, rate)| item(code, name, overrides.get(*code).map_or(*rate, String::as_str)))
         .collect();
+    for (code, rate) in overrides {
+        if !CURRENCIES.iter().any(|(c, _, _)| c == code) {
+            items.push(item(code, &code.to_uppercase(), rate));
+        }
+    }
     success(vec![("items", J::Arr(items))])
 }
 

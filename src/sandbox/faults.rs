@@ -2,10 +2,12 @@
 //! or at run time (`Sandbox::set_faults`, `POST /sandbox/faults`). Which request a fractional fault
 //! hits is drawn from a seeded generator, so a run is reproducible; `1.0` hits every request.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::domain::Usd;
 
 /// A probability or a fraction of requests, in `0.0..=1.0`. Never money: amounts are `Usd`.
 pub type Probability = f64;
@@ -34,10 +36,36 @@ pub struct Faults {
     pub unavailable: Option<String>,
     /// Every call answers `-4 shop_not_active`.
     pub shop_inactive: bool,
-    /// Restrict the fractional faults above to these `method`s (empty = every method).
+    /// Restrict the fractional faults above and the ones below (`buy_delay`, `over_debit`,
+    /// `omit_custom_id`, `error_answer`, `rate_override`) to these `method`s (empty = every method).
     pub only_methods: Vec<String>,
     /// `-7 request_limit_reached`; `None` = unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// `market_buy` / `market_batch_buy` wait this long *before* they are processed, then are
+    /// processed whether or not the client is still there: a slow proxy that holds each buy and
+    /// then forwards it. A client that gave up meanwhile never hears of the purchase.
+    #[serde(with = "millis", rename = "buy_delay_ms")]
+    pub buy_delay: Duration,
+    /// A committed buy debits its price plus this, and reports that sum as `balance_debited_sum`,
+    /// even above the order's `max_price`.
+    pub over_debit: Option<Usd>,
+    /// Buy answers (`market_buy`, the `purchased[]` and `unavailable[]` of `market_batch_buy`) and
+    /// the items of `market_getinfo` and `market_history` leave out `custom_id`; the purchase still
+    /// keeps it (a lookup by `custom_ids` still finds it).
+    pub omit_custom_id: bool,
+    /// The targeted methods (use `only_methods`) answer this error with HTTP 200 and are not
+    /// processed: an error code the client has never seen, or a known code with a new message.
+    pub error_answer: Option<ErrorAnswer>,
+    /// `currencies` answers these rates (code → units per USD, as text, e.g. `"eur": "0.0092"`)
+    /// instead of its usual ones; a code it does not list is added.
+    pub rate_override: BTreeMap<String, String>,
+}
+
+/// An API error answer chosen by the test: `{"status":"error","error_code":code,"error_message":message}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorAnswer {
+    pub code: i32,
+    pub message: String,
 }
 
 impl Default for Faults {
@@ -54,6 +82,11 @@ impl Default for Faults {
             shop_inactive: false,
             only_methods: Vec::new(),
             rate_limit: Some(RateLimit::default()),
+            buy_delay: Duration::ZERO,
+            over_debit: None,
+            omit_custom_id: false,
+            error_answer: None,
+            rate_override: BTreeMap::new(),
         }
     }
 }
@@ -99,6 +132,11 @@ pub enum FaultKind {
     MarketDisabled,
     ShopInactive,
     Unavailable,
+    BuyDelay { ms: u64 },
+    OverDebit,
+    OmitCustomId,
+    ErrorAnswer { code: i32 },
+    RateOverride,
 }
 
 const WINDOW: Duration = Duration::from_secs(60);
@@ -173,5 +211,23 @@ mod tests {
         assert!(f.market_disabled);
         assert!(f.rate_limit.is_none());
         assert_eq!(f.hang_for, Duration::from_secs(30));
+        assert!(f.buy_delay.is_zero() && f.over_debit.is_none() && !f.omit_custom_id);
+        assert!(f.error_answer.is_none() && f.rate_override.is_empty());
+    }
+
+    #[test]
+    fn the_money_safety_faults_read_from_json() {
+        let f: Faults = serde_json::from_str(
+            r#"{"buy_delay_ms":8000,"over_debit":"0.50","omit_custom_id":true,
+                "error_answer":{"code":99,"message":"brand_new_error"},"rate_override":{"eur":"0.0092"}}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.buy_delay, Duration::from_secs(8));
+        assert_eq!(f.over_debit, Some(Usd::new(rust_decimal_macros::dec!(0.50))));
+        assert!(f.omit_custom_id);
+        assert_eq!(f.error_answer, Some(ErrorAnswer { code: 99, message: "brand_new_error".into() }));
+        assert_eq!(f.rate_override.get("eur").map(String::as_str), Some("0.0092"));
+        let back: Faults = serde_json::from_str(&serde_json::to_string(&f).expect("serializes")).expect("parses");
+        assert_eq!(back, f);
     }
 }

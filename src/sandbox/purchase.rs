@@ -16,8 +16,10 @@ pub struct SandboxPurchase {
     pub game: Game,
     pub classid: String,
     pub price: Usd,
-    /// Taken from the balance at purchase.
+    /// Taken from the balance at purchase (the price, unless an over-debit fault added to it).
     pub debited: Usd,
+    /// The project balance right after this debit: what a balance floor is checked against.
+    pub balance_after: Usd,
     /// Given back after a failed offer (zero otherwise).
     pub refunded: Usd,
     pub offer_status: OfferStatus,

@@ -233,6 +233,18 @@ pub fn corrupt(v: &mut J) {
     }
 }
 
+/// The omitted-custom_id fault: removes every `key` field, at any depth.
+pub fn remove_field(v: &mut J, key: &str) {
+    match v {
+        J::Obj(fields) => {
+            fields.retain(|(k, _)| *k != key);
+            fields.iter_mut().for_each(|(_, val)| remove_field(val, key));
+        }
+        J::Arr(items) => items.iter_mut().for_each(|i| remove_field(i, key)),
+        _ => {}
+    }
+}
+
 /// Writes a JSON string literal (escaped) into a byte buffer; used for the big price list.
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     // serde_json's escaping; writing to a Vec cannot fail.
@@ -275,6 +287,16 @@ mod tests {
             j.to_json(),
             r#"{"status":"success","items":[{"name":"x","price":"12,34 USD","count":"2"}],"balance":"12,34 USD"}"#
         );
+    }
+
+    #[test]
+    fn remove_field_takes_a_key_out_at_every_depth() {
+        let mut j = success(vec![
+            ("purchased", J::Arr(vec![obj([("buy_id", "1".into()), ("custom_id", "a".into())])])),
+            ("custom_id", J::Null),
+        ]);
+        remove_field(&mut j, "custom_id");
+        assert_eq!(j.to_json(), r#"{"status":"success","purchased":[{"buy_id":"1"}]}"#);
     }
 
     #[test]

@@ -85,6 +85,16 @@ impl Ceiling {
     }
 }
 
+/// What every buy of one request shares: the trade link it goes to, when it is processed, and
+/// what an over-debit fault adds to each debit (zero without the fault).
+#[derive(Debug, Clone, Copy)]
+pub struct Terms<'a> {
+    /// `partner`, `token`.
+    pub link: (&'a str, &'a str),
+    pub now: Duration,
+    pub over_debit: Usd,
+}
+
 #[derive(Debug)]
 pub struct State {
     pub shop_id: String,
@@ -219,8 +229,7 @@ impl State {
         name: &str,
         ceiling: Ceiling,
         custom_id: Option<&str>,
-        link: (&str, &str),
-        now: Duration,
+        terms: &Terms<'_>,
     ) -> Result<usize, ApiError> {
         if custom_id.is_some_and(|c| self.custom_id_taken(c)) {
             return Err(error::CUSTOM_ID_EXISTS);
@@ -232,18 +241,18 @@ impl State {
         if !ceiling.allows(price) {
             return Err(error::NOT_AT_PRICE);
         }
-        self.buy_listing(id, Ceiling::None, custom_id, link, now)
+        self.buy_listing(id, Ceiling::None, custom_id, terms)
     }
 
     /// `market_buy` by id, and each item of `market_batch_buy`. Checks in the order: custom_id
-    /// reuse (7), listing gone (5), over the ceiling (6), balance (4).
+    /// reuse (7), listing gone (5), over the ceiling (6), balance (4). The ceiling is checked
+    /// against the price; an over-debit fault charges more than that, ceiling or not.
     pub fn buy_listing(
         &mut self,
         id: ItemId,
         ceiling: Ceiling,
         custom_id: Option<&str>,
-        link: (&str, &str),
-        now: Duration,
+        terms: &Terms<'_>,
     ) -> Result<usize, ApiError> {
         if custom_id.is_some_and(|c| self.custom_id_taken(c)) {
             return Err(error::CUSTOM_ID_EXISTS);
@@ -252,15 +261,18 @@ impl State {
         if !ceiling.allows(price) {
             return Err(error::NOT_AT_PRICE);
         }
-        if price.amount() > self.balance {
+        let debit = price.saturating_add(terms.over_debit);
+        if debit.amount() > self.balance {
             return Err(error::INSUFFICIENT_FUNDS);
         }
+        let now = terms.now;
         let sold = self.market.remove(id, now.as_secs()).ok_or(error::SKIN_UNAVAILABLE)?;
-        self.balance -= sold.price.amount();
-        self.withdraw_sum += sold.price.amount();
+        let debit = sold.price.saturating_add(terms.over_debit);
+        self.balance -= debit.amount();
+        self.withdraw_sum += debit.amount();
         let buy_id = BuyId::new(self.next_buy_id);
         self.next_buy_id += 1;
-        let (partner, token) = link;
+        let (partner, token) = terms.link;
         let steamid =
             partner.trim().parse::<u64>().map_or_else(|_| "0".to_string(), |p| (STEAMID64_BASE + p).to_string());
         let idx = self.purchases.len();
@@ -272,7 +284,8 @@ impl State {
             game: sold.game,
             classid: sold.classid,
             price: sold.price,
-            debited: sold.price,
+            debited: debit,
+            balance_after: Usd::new(self.balance),
             refunded: Usd::ZERO,
             offer_status: OfferStatus::CreatingTrade,
             history: vec![(now.as_secs(), OfferStatus::CreatingTrade)],
@@ -286,7 +299,7 @@ impl State {
         }
         let token_ok = TradeLink::new(partner, token).is_ok();
         self.plan_offer(idx, token_ok, now);
-        tracing::info!(target: "sandbox", buy_id = %buy_id, item = %id, price = %sold.price, "bought");
+        tracing::info!(target: "sandbox", buy_id = %buy_id, item = %id, price = %sold.price, debited = %debit, "bought");
         self.hub.emit(Event::BuyItem(&self.purchases[idx]));
         self.emit_balance();
         Ok(idx)
