@@ -330,7 +330,7 @@ struct BotFiles {
 }
 
 impl BotFiles {
-    fn write(dir: &Path, api_url: &str, limits: &Limits) -> BotFiles {
+    fn write(dir: &Path, api_url: &str, limits: &Limits, extra: &str) -> BotFiles {
         std::fs::create_dir_all(dir.join("strategies")).expect("strategies dir");
         std::fs::write(dir.join("secret.txt"), format!("{SECRET}\n")).expect("secret");
         let config = dir.join("skinbot.toml");
@@ -373,7 +373,7 @@ dir = "strategies"
 
 [state]
 dir = "state"
-"#,
+{extra}"#,
                 per_hour = limits.per_hour,
                 per_day = limits.per_day,
                 floor = limits.balance_floor,
@@ -453,11 +453,13 @@ struct Campaign {
     market_step: u32,
     /// The sandbox debits more than `max_price` on purpose (see `end_check`).
     over_debit: bool,
+    /// More of the bot's config (e.g. a `[halt]` section).
+    extra_config: &'static str,
 }
 
 impl Campaign {
     fn new(name: &'static str, kills: usize, tight: usize, faults: fn(usize) -> Option<Value>) -> Campaign {
-        Campaign { name, kills, tight, faults, market_step: MARKET_STEP_SECS, over_debit: false }
+        Campaign { name, kills, tight, faults, market_step: MARKET_STEP_SECS, over_debit: false, extra_config: "" }
     }
 }
 
@@ -729,7 +731,7 @@ fn run_campaign(c: &Campaign) -> Findings {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let sandbox = SandboxProc::start(dir, &limits, seed, c.market_step);
-    let files = BotFiles::write(dir, &sandbox.api_url(), &limits);
+    let files = BotFiles::write(dir, &sandbox.api_url(), &limits, c.extra_config);
     let mut rng = StdRng::seed_from_u64(seed);
     let buys = sandbox.buy_events();
     let started = Instant::now();
@@ -904,10 +906,6 @@ fn kills_under_malformed_money_lose_nothing() {
 // ---------------------------------------------------------------- the money-safety faults
 
 #[test]
-#[ignore = "known engine hole (being fixed): a pending intent left by a kill is released 4 s after it \
-            was recorded (resolve_after counts from created_at), but its buy lands 8 s after it was sent; \
-            SKINBOT_KILL_SEED=1733850018012122789: sandbox buy_ids 900001-900003 (sb-20261127T111509Z-000001..3) \
-            bought, ledger says not_bought 'unknown to the exchange 4 s after the last attempt'"]
 fn kills_while_buys_are_held_back_past_the_client_timeout_lose_nothing() {
     // A slow proxy holds every buy 8 s, then forwards it: long after the bot's 1.5 s timeout and
     // past resolve_after_secs (4 s). A still market, so that a held-back buy still succeeds when it
@@ -918,10 +916,6 @@ fn kills_while_buys_are_held_back_past_the_client_timeout_lose_nothing() {
 }
 
 #[test]
-#[ignore = "known engine hole (being fixed): reconciliation matches market_getinfo/market_history items by \
-            the custom_id they echo, so without it a pending intent whose buy went through is released as \
-            not bought; SKINBOT_KILL_SEED=16029817296376998494: sandbox buy_ids 900001-900003 bought, ledger \
-            not_bought 'unknown to the exchange 4 s after the last attempt', per_day crossed (33.24 > 32.50 USD)"]
 fn kills_while_answers_leave_out_custom_id_lose_nothing() {
     let c = Campaign::new("omit_custom_id", fault_kills(), 1, |_| Some(json!({"omit_custom_id": true})));
     assert_clean(c.name, &run_campaign(&c));
@@ -930,7 +924,9 @@ fn kills_while_answers_leave_out_custom_id_lose_nothing() {
 #[test]
 fn kills_while_buys_answer_an_unknown_error_code_lose_nothing() {
     // The sandbox answers without processing: nothing is bought, whatever the bot concludes.
-    let c = Campaign::new("error_answer", fault_kills(), 2, |i| {
+    // Every one of these answers is an exchange error: the error-storm brake would halt the bot for
+    // good after twenty (its own test is in tests/brakes.rs). Here it is off so buying goes on.
+    let mut c = Campaign::new("error_answer", fault_kills(), 2, |i| {
         let buys = ["market_buy", "market_batch_buy"];
         Some(match i % 3 {
             0 => json!({"error_answer": {"code": 99, "message": "brand_new_error"}, "only_methods": buys}),
@@ -938,13 +934,11 @@ fn kills_while_buys_answer_an_unknown_error_code_lose_nothing() {
             _ => json!({}),
         })
     });
+    c.extra_config = "[halt]\nerrors = 0\n";
     assert_clean(c.name, &run_campaign(&c));
 }
 
 #[test]
-#[ignore = "known engine hole (being fixed): an over-debit is recorded as reported but does not halt \
-            trading (invariant 9); SKINBOT_KILL_SEED=9463261859463103800: 68 of 72 purchases debited \
-            max_price + 0.05 USD over 6 runs of the bot"]
 fn kills_while_the_exchange_over_debits_lose_nothing() {
     let mut c = Campaign::new("over_debit", fault_kills(), 0, |_| Some(json!({"over_debit": "0.05"})));
     c.over_debit = true;

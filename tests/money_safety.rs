@@ -169,3 +169,94 @@ async fn a_first_currency_list_far_from_the_last_recorded_rates_is_not_believed_
     assert!(crate::engine::buy_requests(&sb) > 0);
     assert_eq!(engine.ledger().last_rates().unwrap().unwrap().get(&"eur".parse().unwrap()), Some(dec!(0.92)));
 }
+
+/// One Redline bought by name, under a 20 USD ceiling, once.
+const ONE_REDLINE: &str =
+    "[[rules]]\nselect = { names = \"AK-47 | Redline (Field-Tested)\" }\nmax_price = \"20\"\nper_item_total = 1\n";
+
+fn only_buys(mut f: skinbot::sandbox::Faults) -> skinbot::sandbox::Faults {
+    f.only_methods = vec!["market_buy".into(), "market_batch_buy".into()];
+    f
+}
+
+#[tokio::test]
+async fn an_unknown_error_code_or_an_unexpected_message_is_an_unknown_outcome_not_a_release() {
+    use skinbot::domain::PurchaseState;
+    use skinbot::sandbox::{ErrorAnswer, Faults};
+    for (code, message) in [(7, "custom_id_exists"), (99, "brand_new_error")] {
+        let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+        let engine = crate::engine::engine_for(&sb, "", strategy(ONE_REDLINE));
+        sb.set_faults(only_buys(Faults {
+            error_answer: Some(ErrorAnswer { code, message: message.into() }),
+            ..Faults::none()
+        }));
+        engine.tick().await;
+        let state = engine.ledger().list().unwrap()[0].state.clone();
+        assert!(matches!(state, PurchaseState::Unknown { .. }), "{code} {message}: {state:?}");
+        // Its reservation holds: the rule's one Redline is not asked for again.
+        sb.set_faults(Faults::none());
+        engine.tick().await;
+        assert_eq!(crate::engine::buy_requests(&sb), 1, "{code} {message}: no second buy");
+    }
+}
+
+#[tokio::test]
+async fn a_getinfo_answer_without_custom_id_after_a_lost_answer_buys_nothing_twice() {
+    use skinbot::domain::PurchaseState;
+    use skinbot::sandbox::Faults;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let rules = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1\"\nper_item_total = 1\n";
+    let engine = crate::engine::engine_for(&sb, "", strategy(rules));
+    // The buy goes through, its answer is lost; every later answer leaves custom_id out.
+    sb.set_faults(only_buys(Faults { drop_after_commit_rate: 1.0, ..Faults::none() }));
+    engine.tick().await;
+    assert!(matches!(engine.ledger().list().unwrap()[0].state, PurchaseState::Unknown { .. }));
+    sb.set_faults(Faults { omit_custom_id: true, ..Faults::none() });
+    engine.poll().await;
+    let state = engine.ledger().list().unwrap()[0].state.clone();
+    assert!(!matches!(state, PurchaseState::NotBought { .. }), "not released: {state:?}");
+    assert!(matches!(state, PurchaseState::Bought { .. }), "matched by its listing id: {state:?}");
+    engine.tick().await;
+    assert_eq!(sb.purchases().len(), 1, "no second buy");
+}
+
+#[tokio::test]
+async fn an_over_debit_is_recorded_as_reported_counted_at_the_higher_amount_and_halts() {
+    use skinbot::domain::PurchaseState;
+    use skinbot::sandbox::Faults;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let engine = crate::engine::engine_for(&sb, "", strategy(ONE_REDLINE));
+    sb.set_faults(only_buys(Faults { over_debit: Some(Usd::new(dec!(2.50))), ..Faults::none() }));
+    engine.tick().await;
+    let record = engine.ledger().list().unwrap().remove(0);
+    let debit = sb.purchases()[0].debited;
+    assert!(debit > record.intent.max_price, "the sandbox over-debited: {debit}");
+    match &record.state {
+        PurchaseState::Bought { debited, .. } => assert_eq!(*debited, debit, "recorded and counted as reported"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(record.committed(), debit, "the budget counts the higher amount");
+    assert!(record.transitions.last().unwrap().detail.contains("above the order's max_price"));
+    let halted = engine.halted().expect("halted");
+    assert!(halted.contains("disagrees with its order"), "{halted}");
+}
+
+#[tokio::test]
+async fn a_wrong_first_currency_list_after_a_restart_spends_nothing_in_that_currency() {
+    use skinbot::sandbox::Faults;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let ledger = Ledger::temporary().unwrap();
+    let cfg = "[budget]\nper_day = \"5 eur\"\nper_hour = \"5 eur\"\nper_order = \"5 eur\"\n";
+    // A first run accepts the real rates (EUR 0.92 per USD) and records them.
+    let first = crate::engine::engine_with_ledger(&sb, ledger.clone(), vec![]);
+    first.refresh_rates().await;
+    drop(first);
+    // After a restart the exchange's first list says EUR is worth a hundred times more.
+    sb.set_faults(Faults { rate_override: [("eur".to_string(), "0.0092".to_string())].into(), ..Faults::none() });
+    let deps = Deps { client: client(&sb), ledger, clock: Arc::new(skinbot::engine::clock::TokioClock::new()) };
+    let engine = Engine::new(Arc::new(config(cfg)), strategy(CHEAP_CASES), deps);
+    engine.refresh_rates().await;
+    engine.tick().await;
+    let spent: Usd = sb.purchases().iter().map(|p| p.debited).sum();
+    assert_eq!(spent, Usd::ZERO, "5 EUR read with the wrong rate would have been 543 USD");
+}

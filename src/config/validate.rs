@@ -198,9 +198,8 @@ pub(crate) fn recipients(
         }
         let l = r.get_ref();
         let link = match (&l.url, &l.partner, &l.token) {
-            (Some(url), None, None) => {
-                TradeLink::parse_url(url.get_ref()).map_err(|e| ctx.at(url.span(), &format!("{field}.url"), e.to_string()))?
-            }
+            (Some(url), None, None) => TradeLink::parse_url(url.get_ref())
+                .map_err(|e| ctx.at(url.span(), &format!("{field}.url"), e.to_string()))?,
             (None, Some(p), Some(tok)) => {
                 TradeLink::new(p.get_ref(), tok.get_ref()).map_err(|e| ctx.at(p.span(), &field, e.to_string()))?
             }

@@ -160,7 +160,8 @@ impl Engine {
             return;
         }
         let config = self.config();
-        let Some(r) = config.recipients.iter().find(|r| Some(r.name.as_str()) == name).or(config.recipients.first()) else {
+        let Some(r) = config.recipients.iter().find(|r| Some(r.name.as_str()) == name).or(config.recipients.first())
+        else {
             return;
         };
         let newly = self.shared().brakes.dead.insert(r.name.clone(), r.link.clone()).as_ref() != Some(&r.link);

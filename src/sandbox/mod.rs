@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 pub use catalog::{Catalog, CatalogEntry, CatalogError};
 pub use clock::ClockMode;
 pub use config::{MarketDynamics, OfferConfig, SandboxConfig};
-pub use faults::{FaultKind, Faults, Probability, RateLimit};
+pub use faults::{ErrorAnswer, FaultKind, Faults, Probability, RateLimit};
 pub use php::{Params, Php};
 pub use purchase::SandboxPurchase;
 pub use state::{Outcome, RequestRecord};
