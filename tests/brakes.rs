@@ -16,7 +16,7 @@ use crate::helpers::{client, sandbox_with, seed_history, ManualClock};
 
 const CHEAP_CASES: &str = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_day = 3\n";
 
-fn engine(sb: &Sandbox, cfg: &str, rules: &str) -> Arc<Engine> {
+fn engine_with(sb: &Sandbox, cfg: &str, rules: &str) -> Arc<Engine> {
     let deps = Deps { client: client(sb), ledger: Ledger::temporary().unwrap(), clock: Arc::new(TokioClock::new()) };
     Engine::new(Arc::new(config(cfg)), strategy(rules), deps)
 }
@@ -72,7 +72,7 @@ fn a_halt_without_a_running_bot_is_recorded_in_the_ledger() {
 #[tokio::test]
 async fn an_error_storm_halts_at_its_threshold_and_not_below() {
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
-    let engine = engine(&sb, "[halt]\nerrors = 3\nerrors_minutes = 5\n", CHEAP_CASES);
+    let engine = engine_with(&sb, "[halt]\nerrors = 3\nerrors_minutes = 5\n", CHEAP_CASES);
     engine.refresh_balance().await;
     sb.set_faults(Faults { http_error_rate: 1.0, only_methods: vec!["market_pricelist".into()], ..Faults::none() });
     engine.tick().await;
@@ -107,11 +107,11 @@ async fn failed_deliveries_in_a_row_halt_at_their_threshold_and_not_below() {
 #[tokio::test]
 async fn spend_velocity_halts_before_the_order_that_would_cross_it() {
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
-    let fast = engine(&sb, "[halt]\nvelocity = \"0.50 usd\"\nvelocity_minutes = 10\n", CHEAP_CASES);
+    let fast = engine_with(&sb, "[halt]\nvelocity = \"0.50 usd\"\nvelocity_minutes = 10\n", CHEAP_CASES);
     fast.tick().await;
     assert_eq!(buy_requests(&sb), 0, "three cases at 0.31 USD would cross 0.50 USD in ten minutes");
     assert!(fast.halted().unwrap().contains("velocity"), "{:?}", fast.halted());
-    let calm = engine(&sb, "[halt]\nvelocity = \"0.93 usd\"\n", CHEAP_CASES);
+    let calm = engine_with(&sb, "[halt]\nvelocity = \"0.93 usd\"\n", CHEAP_CASES);
     calm.tick().await;
     assert_eq!(buy_requests(&sb), 1, "0.93 USD: not crossed");
     assert_eq!(calm.halted(), None);
@@ -120,7 +120,7 @@ async fn spend_velocity_halts_before_the_order_that_would_cross_it() {
 #[tokio::test]
 async fn the_exchange_saying_site_off_pauses_buying_and_its_return_resumes_it() {
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
-    let engine = engine(&sb, "", CHEAP_CASES);
+    let engine = engine_with(&sb, "", CHEAP_CASES);
     sb.set_faults(Faults { unavailable: Some("site_off".into()), ..Faults::none() });
     engine.check_status().await;
     engine.tick().await;
@@ -167,7 +167,7 @@ async fn a_dry_run_decides_as_live_sends_no_buy_and_counts_its_simulated_fills()
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
     let balance_before = sb.balance();
     let rules = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_item_total = 3\n";
-    let engine = engine(&sb, "mode = \"dry-run\"\n[orders]\nbatch_size = 2\n", rules);
+    let engine = engine_with(&sb, "mode = \"dry-run\"\n[orders]\nbatch_size = 2\n", rules);
     engine.tick().await;
     engine.tick().await;
     assert_eq!(buy_requests(&sb), 0, "no market_buy or market_batch_buy reached the exchange");
@@ -204,4 +204,72 @@ fn skinbot_run_dry_run_keeps_its_own_ledger_marked_as_simulated() {
     let out = skinbot(&["ledger", "list", "--dry-run", "--state-dir", state.path().join("s").to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SIMULATED"));
+}
+
+const TWO_RECIPIENTS: &str = "[[recipients]]\nname = \"alice\"\npartner = \"111\"\ntoken = \"AliceTok1\"\n\
+[[recipients]]\nname = \"bob\"\npartner = \"222\"\ntoken = \"BobToken2\"\n";
+
+#[tokio::test]
+async fn a_dead_recipient_is_paused_the_others_keep_receiving_and_the_last_one_halts() {
+    use skinbot::domain::PurchaseState;
+    // Bob's account cannot receive items: every offer to him ends invalid_trade_token.
+    let sb = sandbox_with(|c| {
+        c.offers = OfferConfig { dead_partners: vec!["222".into()], ..OfferConfig::always_accept() };
+    })
+    .await;
+    let rules = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_day = 2\n";
+    let engine = engine_with(&sb, &format!("[orders]\nbatch_size = 1\n{TWO_RECIPIENTS}"), rules);
+    engine.tick().await;
+    let records = engine.ledger().list().unwrap();
+    let to: Vec<_> = records.iter().map(|r| r.recipient.clone().unwrap()).collect();
+    assert_eq!(to, vec!["alice", "bob"], "in rotation, and the ledger says who");
+    sb.advance(Duration::from_secs(3600));
+    engine.poll().await;
+    let bob = engine.ledger().get(&records[1].intent.custom_id).unwrap().unwrap();
+    assert!(matches!(&bob.state, PurchaseState::Bought { offer, .. } if offer.as_str() == "invalid_trade_token"));
+    assert_eq!(engine.halted(), None, "Alice can still receive items");
+    // The next day's orders all go to Alice.
+    let more = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_day = 5\n";
+    engine.reload(config(&format!("[orders]\nbatch_size = 1\n{TWO_RECIPIENTS}")), strategy(more));
+    engine.tick().await;
+    let later: Vec<_> = engine.ledger().list().unwrap()[2..].iter().map(|r| r.recipient.clone().unwrap()).collect();
+    assert_eq!(later, vec!["alice"; 3]);
+
+    // With only dead recipients left, buying halts with that reason.
+    let sb = sandbox_with(|c| {
+        c.offers = OfferConfig { dead_partners: vec!["111".into(), "222".into()], ..OfferConfig::always_accept() };
+    })
+    .await;
+    let last = engine_with(&sb, &format!("[orders]\nbatch_size = 1\n{TWO_RECIPIENTS}"), rules);
+    last.tick().await;
+    sb.advance(Duration::from_secs(3600));
+    last.poll().await;
+    let halted = last.halted().expect("halted");
+    assert!(halted.contains("no recipient can receive items"), "{halted}");
+}
+
+#[tokio::test]
+async fn a_strategy_sends_only_to_the_recipients_it_names_and_a_changed_link_is_tried_again() {
+    let sb = sandbox_with(|c| {
+        c.offers = OfferConfig { dead_partners: vec!["111".into()], ..OfferConfig::always_accept() };
+    })
+    .await;
+    let rules = "recipients = [\"alice\"]\n[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1 usd\"\nper_day = 1\n";
+    let engine = engine_with(&sb, TWO_RECIPIENTS, rules);
+    engine.tick().await;
+    sb.advance(Duration::from_secs(3600));
+    engine.poll().await;
+    assert!(engine.halted().is_none(), "Bob can still receive");
+    // Alice is dead and the strategy sends only to her: nothing goes out.
+    let more = rules.replace("per_day = 1", "per_day = 3");
+    engine.reload(config(TWO_RECIPIENTS), strategy(&more));
+    engine.tick().await;
+    assert_eq!(engine.ledger().list().unwrap().len(), 1);
+    // Her link is fixed in the config: she receives again.
+    let fixed = TWO_RECIPIENTS.replace("partner = \"111\"", "partner = \"333\"");
+    engine.reload(config(&fixed), strategy(&more));
+    engine.tick().await;
+    let records = engine.ledger().list().unwrap();
+    assert!(records.len() > 1, "{records:?}");
+    assert!(records.iter().all(|r| r.recipient.as_deref() == Some("alice")));
 }

@@ -40,6 +40,15 @@ impl Sources {
             let where_ = config.strategy_paths.first().cloned().unwrap_or_default();
             return Err(FileError::new(&where_, "no enabled strategy found"));
         }
+        for st in &strategies {
+            if let Some(unknown) = st.recipients.iter().find(|n| !config.recipients.iter().any(|r| &r.name == *n)) {
+                let known: Vec<&str> = config.recipients.iter().map(|r| r.name.as_str()).collect();
+                return Err(FileError::new(
+                    &st.source,
+                    format!("recipients: `{unknown}` is not one of the config's recipients ({})", known.join(", ")),
+                ));
+            }
+        }
         config.hash = combined_hash(&config.hash, &strategies);
         Ok((config, strategies))
     }

@@ -147,6 +147,10 @@ pub struct OfferConfig {
     pub refund_failed: bool,
     /// Return it after a rollback too.
     pub refund_rollbacks: bool,
+    /// Steam accounts (the `partner` of a trade link) that cannot receive items: every offer to
+    /// them ends `invalid_trade_token`.
+    #[serde(default)]
+    pub dead_partners: Vec<String>,
 }
 
 impl Default for OfferConfig {
@@ -165,6 +169,7 @@ impl Default for OfferConfig {
             p_rollback_supplier: 0.005,
             refund_failed: true,
             refund_rollbacks: false,
+            dead_partners: Vec::new(),
         }
     }
 }

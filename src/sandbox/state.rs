@@ -297,7 +297,8 @@ impl State {
         if let Some(c) = custom_id {
             self.by_custom_id.insert(c.to_string(), idx);
         }
-        let token_ok = TradeLink::new(partner, token).is_ok();
+        let token_ok =
+            TradeLink::new(partner, token).is_ok() && !self.offers.dead_partners.iter().any(|p| p == partner);
         self.plan_offer(idx, token_ok, now);
         tracing::info!(target: "sandbox", buy_id = %buy_id, item = %id, price = %sold.price, debited = %debit, "bought");
         self.hub.emit(Event::BuyItem(&self.purchases[idx]));
