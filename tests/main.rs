@@ -3,6 +3,7 @@
 mod helpers;
 
 mod brakes;
+mod cli;
 mod edges;
 mod engine;
 mod exchange;

@@ -45,7 +45,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
         tokio::select! {
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
-                    println!("{text}");
+                    out!("{text}");
                     if text.contains("\"auth_failed\"") {
                         anyhow::bail!("the server refused the signature (check --shop-id and the secret)");
                     }
@@ -55,7 +55,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
                     }
                 }
                 Some(Ok(Message::Close(_))) | None => {
-                    println!("connection closed by the server");
+                    out!("connection closed by the server");
                     return Ok(());
                 }
                 Some(Ok(_)) => {}

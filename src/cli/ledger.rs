@@ -48,12 +48,12 @@ async fn run_remote(state_dir: &Path, cmd: &LedgerCmd) -> anyhow::Result<()> {
         LedgerCmd::List => {
             let records: Vec<PurchaseRecord> = remote::ask(state_dir, "/ledger/records").await?;
             for line in format_list(&records) {
-                println!("{line}");
+                out!("{line}");
             }
         }
         LedgerCmd::Verify => {
             let r: remote::ChainReport = remote::ask(state_dir, "/ledger/verify").await?;
-            println!(
+            out!(
                 "ledger at {} (read through the running skinbot): {} events, hash chain intact, head {}",
                 state_dir.join("ledger").display(),
                 r.events,
@@ -77,13 +77,13 @@ fn run_blocking(dir: &Path, cmd: &LedgerCmd) -> anyhow::Result<()> {
         LedgerCmd::List => {
             let records = ledger.list().context("failed to read the purchases")?;
             for line in format_list(&records) {
-                println!("{line}");
+                out!("{line}");
             }
         }
         LedgerCmd::Verify => {
             let events = ledger.verify_chain()?;
             let (_, head) = ledger.chain_head()?;
-            println!("ledger at {}: {events} events, hash chain intact, head {head}", ledger.dir());
+            out!("ledger at {}: {events} events, hash chain intact, head {head}", ledger.dir());
         }
     }
     Ok(())

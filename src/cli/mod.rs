@@ -2,6 +2,20 @@
 
 use clap::{Parser, Subcommand};
 
+/// Prints a line on stdout. A reader that went away (`skinbot ledger list | head`) ends the command
+/// quietly, as a closed pipe ends other tools, instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write to stdout: {e}");
+        }
+    }};
+}
+
 pub mod brake;
 pub mod events;
 pub mod ledger;
@@ -19,8 +33,18 @@ pub struct Cli {
     /// More log output (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log format on stderr: `text` (colour only on a terminal, never with NO_COLOR) or `json`
+    /// (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,7 +80,16 @@ pub fn init_tracing(cli: &Cli) {
         };
         tracing_subscriber::EnvFilter::new(filter)
     });
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    // Logs go to stderr: stdout is for what a command prints (lists, summaries), so it can be piped.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => {
+            use std::io::IsTerminal;
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(colour).try_init()
+        }
+    };
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {

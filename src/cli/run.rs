@@ -87,7 +87,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     engine.run(rx).await;
     let _ = ledger_endpoint.await;
     engine.ledger().flush()?;
-    println!("{}", super::summary::summary(&engine));
+    out!("{}", super::summary::summary(&engine));
     if let Some(sb) = embedded {
         sb.shutdown().await;
     }

@@ -148,15 +148,12 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let units = config.catalog.units();
     let sb = sandbox::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, args.port))).await?;
-    println!("SkinsBack sandbox listening ({units} listings)");
-    println!("  api:     {}", sb.api_url());
-    println!("  ws:      {}?shopid={}&signature=md5(shopid+secret)", sb.ws_url(), sb.shop_id());
-    println!("  shop id: {}", sb.shop_id());
-    println!(
-        "  admin:   {}/sandbox/{{balance,purchases,offers,requests,faults,advance,clock,listings}}",
-        sb.base_url()
-    );
-    println!("Ctrl-C stops it.");
+    out!("SkinsBack sandbox listening ({units} listings)");
+    out!("  api:     {}", sb.api_url());
+    out!("  ws:      {}?shopid={}&signature=md5(shopid+secret)", sb.ws_url(), sb.shop_id());
+    out!("  shop id: {}", sb.shop_id());
+    out!("  admin:   {}/sandbox/{{balance,purchases,offers,requests,faults,advance,clock,listings}}", sb.base_url());
+    out!("Ctrl-C stops it.");
     tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
     sb.shutdown().await;
     Ok(())

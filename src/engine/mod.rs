@@ -87,6 +87,8 @@ struct Shared {
     simulated_spent: Usd,
     /// The next made-up buy id of a dry run.
     simulated_buy_id: u64,
+    /// Each game's refusals of the last tick, as logged (logged again only when they change).
+    last_refusals: HashMap<crate::domain::Game, String>,
     /// Pauses, counters and what was last logged about the brakes.
     brakes: brakes::BrakeState,
     /// When accepted offers were last checked for rollbacks.

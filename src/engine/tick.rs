@@ -135,11 +135,21 @@ impl Engine {
         let (candidates, jumped) = self.price_sanity(&config, decision.candidates, now);
         let mut verdicts = guard::check(candidates, &limits, &committed, None);
         verdicts.refused.extend(jumped);
+        let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
         for r in &verdicts.refused {
             self.stats.refused(r.reason.kind());
-            tracing::info!(strategy = %r.candidate.strategy, rule = %r.candidate.rule, item = %r.candidate.name, "refused: {}", r.reason);
+            *by_reason.entry(r.reason.kind()).or_default() += 1;
+            tracing::debug!(strategy = %r.candidate.strategy, rule = %r.candidate.rule, item = %r.candidate.name, "refused: {}", r.reason);
         }
-        tracing::info!(
+        // One line per tick for the refusals, and only when they differ from the last tick's (the
+        // details are at debug level): a budget used up does not fill the log.
+        let summary = by_reason.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
+        let changed = self.shared().last_refusals.insert(game, summary.clone()).as_ref() != Some(&summary);
+        if changed && !summary.is_empty() {
+            let first = verdicts.refused.first().map(|r| r.reason.to_string()).unwrap_or_default();
+            tracing::info!(game = %game, "refused {} orders ({summary}); for example: {first}", verdicts.refused.len());
+        }
+        tracing::debug!(
             game = %game,
             listings = snapshot.listing_count(),
             approved = verdicts.approved.len(),

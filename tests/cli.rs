@@ -1,0 +1,62 @@
+//! The command line as a user meets it: logs on stderr without escape codes when not on a
+//! terminal, a JSON log format, no panic on a closed pipe.
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+
+fn skinbot(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skinbot"));
+    c.current_dir(dir).env_remove("NO_COLOR").env_remove("RUST_LOG");
+    c
+}
+
+fn strategies() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies").display().to_string()
+}
+
+#[test]
+fn a_run_logs_to_stderr_without_escape_codes_and_prints_only_its_summary_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = skinbot(dir.path()).args(["run", "--duration-secs", "3", "--strategy", &strategies()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("starting"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "escape codes in a log that is not a terminal");
+    assert!(stdout.starts_with("── skinbot summary"), "{stdout}");
+    assert!(!stdout.contains("INFO"), "no log line on stdout: {stdout}");
+}
+
+#[test]
+fn the_json_log_format_writes_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = skinbot(dir.path())
+        .args(["--log-format", "json", "run", "--duration-secs", "2", "--strategy", &strategies()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v.get("level").is_some() && v.get("fields").is_some(), "{line}");
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // A ledger with purchases to list: a short run on the embedded sandbox.
+    let run = skinbot(dir.path()).args(["run", "--duration-secs", "4", "--strategy", &strategies()]).output().unwrap();
+    assert!(run.status.success());
+    let mut child =
+        skinbot(dir.path()).args(["ledger", "list"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // The reader goes away before the listing is written (like `| head -0`): every write finds
+    // the pipe closed.
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status}: {stderr}");
+}
