@@ -260,3 +260,27 @@ async fn a_wrong_first_currency_list_after_a_restart_spends_nothing_in_that_curr
     let spent: Usd = sb.purchases().iter().map(|p| p.debited).sum();
     assert_eq!(spent, Usd::ZERO, "5 EUR read with the wrong rate would have been 543 USD");
 }
+
+#[tokio::test]
+async fn a_purchase_that_lands_after_its_release_is_recorded_as_bought_at_the_next_poll() {
+    use skinbot::domain::PurchaseState;
+    use skinbot::sandbox::Faults;
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    // A slow proxy holds the buy 1.5 s; the bot gives up after 0.3 s.
+    sb.set_faults(only_buys(Faults { buy_delay: Duration::from_millis(1500), ..Faults::none() }));
+    let clock = ManualClock::new();
+    let quick = crate::helpers::client_with(&sb, |c| c.timeout = Duration::from_millis(300));
+    let deps = Deps { client: quick, ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let engine = Engine::new(Arc::new(config("[budget]\nbalance_max_age_secs = 3600\n")), strategy(ONE_REDLINE), deps);
+    engine.tick().await;
+    // Long after the mark by the bot's clock, the exchange still has not processed it: released.
+    clock.advance(Duration::from_secs(61));
+    engine.poll().await;
+    let cid = engine.ledger().list().unwrap()[0].intent.custom_id.clone();
+    assert!(matches!(engine.ledger().get(&cid).unwrap().unwrap().state, PurchaseState::NotBought { .. }));
+    // The proxy forwards it; the next poll finds it.
+    sb.wait_for_purchases(1, Duration::from_secs(10)).await;
+    engine.poll().await;
+    let state = engine.ledger().get(&cid).unwrap().unwrap().state;
+    assert!(matches!(state, PurchaseState::Bought { .. }), "{state:?}");
+}

@@ -46,6 +46,7 @@ pub async fn resolve_open(engine: &Engine) {
         }
     }
     let now = engine.clock.now();
+    recheck_released(engine, now).await;
     // Recorded but never sent (a stop or crash came before its request left): nothing to wait for.
     let (never_sent, sent): (Vec<_>, Vec<_>) = unheard.into_iter().partition(|r| r.never_sent());
     for r in never_sent {
@@ -83,7 +84,7 @@ pub async fn resolve_open(engine: &Engine) {
             engine,
             r,
             now,
-            format!("unknown to the exchange {} s after the last attempt: nothing was bought", age.num_seconds()),
+            format!("{UNHEARD} {} s after the last attempt: nothing was bought", age.num_seconds()),
         );
     }
     if sweep {
@@ -111,6 +112,43 @@ async fn history_since(
     let starting = u64::try_from((since - chrono::Duration::days(1)).timestamp()).unwrap_or(0);
     let ending = u64::try_from((now + chrono::Duration::days(365)).timestamp()).unwrap_or(u64::MAX);
     engine.client.history_all(starting, ending).await
+}
+
+/// How a release for want of news begins: the one kind of `not_bought` that a late purchase can
+/// contradict (a documented refusal or an order never sent cannot).
+const UNHEARD: &str = "unknown to the exchange";
+
+/// How long an order released for want of news is still asked about at every poll.
+const RECHECK_RELEASED: chrono::Duration = chrono::Duration::hours(1);
+
+/// Orders released in the last hour because the exchange had not heard of them: asked about again
+/// by `custom_id`, so a purchase that landed late (a slow proxy) is in the ledger within a poll,
+/// not only at the next history sweep.
+async fn recheck_released(engine: &Engine, now: chrono::DateTime<chrono::Utc>) {
+    let released: Vec<PurchaseRecord> = match engine.ledger.list_since(now - RECHECK_RELEASED) {
+        Ok(list) => list
+            .into_iter()
+            .filter(|r| matches!(&r.state, PurchaseState::NotBought { reason, .. } if reason.starts_with(UNHEARD)))
+            .filter(|r| now - r.last_attempt() <= RECHECK_RELEASED)
+            .collect(),
+        Err(e) => return tracing::error!(error = %e, "cannot read recent purchases"),
+    };
+    for chunk in released.chunks(CHUNK) {
+        let ids: Vec<CustomId> = chunk.iter().map(|r| r.intent.custom_id.clone()).collect();
+        let infos = match engine.client.getinfo_custom_ids(&ids).await {
+            Ok(i) => i,
+            Err(e) => return engine.api_error("market_getinfo", &e),
+        };
+        for r in chunk {
+            if let Some(info) = infos.iter().find(|i| i.custom_id.as_deref() == Some(r.intent.custom_id.as_str())) {
+                tracing::error!(
+                    custom_id = %r.intent.custom_id, buy_id = %info.buy_id,
+                    "the exchange completed a purchase after it was released as not bought; recording it as bought"
+                );
+                resolve_bought(engine, r, info, "market_getinfo, after it was released");
+            }
+        }
+    }
 }
 
 /// How far back the history sweep looks for purchases the exchange completed late.
