@@ -10,6 +10,7 @@ mod exchange;
 mod guard;
 mod kill;
 mod ledger;
+mod ledger_cli;
 mod market_names;
 mod money_safety;
 mod sandbox;

@@ -28,10 +28,10 @@ pub struct ResumeArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StateArgs {
     /// The config file whose `[state] dir` holds the ledger.
-    #[arg(long, conflicts_with = "state_dir")]
+    #[arg(long, global = true, conflicts_with = "state_dir")]
     config: Option<PathBuf>,
     /// The bot's state directory (default `state`, as `skinbot run` without a config).
-    #[arg(long)]
+    #[arg(long, global = true)]
     state_dir: Option<PathBuf>,
 }
 

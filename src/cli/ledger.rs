@@ -4,14 +4,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::domain::{PurchaseRecord, PurchaseState};
+use crate::domain::{CurrencyCode, PurchaseRecord, PurchaseState, Usd};
+use crate::ledger::query::{self, Filter, GroupBy};
 use crate::ledger::{remote, Ledger, LedgerError};
 
 #[derive(Debug, clap::Args)]
 pub struct LedgerArgs {
-    /// The bot's state directory; the ledger is its `ledger` subdirectory.
-    #[arg(long, default_value = "state", global = true)]
-    state_dir: PathBuf,
+    #[command(flatten)]
+    state: super::brake::StateArgs,
     /// A dry run's ledger (`<state>/ledger-dry-run`): simulated purchases.
     #[arg(long, global = true)]
     dry_run: bool,
@@ -21,96 +21,409 @@ pub struct LedgerArgs {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum LedgerCmd {
-    /// One line per purchase, oldest first: time (UTC), custom_id, strategy/rule, item, price seen,
-    /// max price, debited, state.
-    List,
+    /// Purchases, newest first: time (UTC), custom_id, strategy/rule, item, price seen, max price
+    /// sent, debited, state, recipient.
+    List(ListArgs),
+    /// One purchase, found by custom_id or buy_id: every field, every transition with its time, the
+    /// rates and config hash in force, the trade offer id.
+    Show {
+        /// A custom_id (`sb-…`) or a buy_id (digits).
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Totals per day, week, item, strategy or rule: count, spent, refunded, net, average price;
+    /// delivered, failed, rolled back, pending. Converted with the rates recorded at purchase time.
+    Summary(SummaryArgs),
+    /// Every purchase with every field, in stable columns (see the README).
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check the hash chain of the event log and that every purchase matches its history.
     Verify,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// Created at or after: a duration back (30m, 24h, 7d), a date (2026-11-27) or an RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Created before (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
+    /// A glob over the item name (`"*Case"`, case-insensitive).
+    #[arg(long)]
+    item: Option<String>,
+    #[arg(long)]
+    strategy: Option<String>,
+    #[arg(long)]
+    rule: Option<String>,
+    /// A state (`pending`, `sent`, `unknown`, `not_bought`, an offer status like `accepted`), or
+    /// `open` / `bought`.
+    #[arg(long)]
+    state: Option<String>,
+    /// Price seen at least (USD).
+    #[arg(long)]
+    min: Option<String>,
+    /// Price seen at most (USD).
+    #[arg(long)]
+    max: Option<String>,
+    /// At most this many.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Oldest first (default: newest first).
+    #[arg(long)]
+    oldest_first: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SummaryArgs {
+    #[arg(long, value_enum, default_value_t = GroupBy::Day)]
+    by: GroupBy,
+    /// The timezone days and weeks begin in (IANA name; default UTC).
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// The currency amounts are shown in (any the API lists).
+    #[arg(long, default_value = "usd")]
+    currency: String,
+    /// Only purchases created since (as `list --since`).
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Ndjson,
+}
+
 pub async fn run(args: LedgerArgs) -> anyhow::Result<()> {
-    let dir = args.state_dir.join(if args.dry_run { "ledger-dry-run" } else { "ledger" });
+    let state_dir = args.state.dir()?;
+    let dir = state_dir.join(if args.dry_run { "ledger-dry-run" } else { "ledger" });
+    if !dir.is_dir() {
+        anyhow::bail!("no ledger at {} (wrong --state-dir or --config, or nothing recorded yet)", dir.display());
+    }
     // sled is blocking I/O; keep it off the async workers.
-    let cmd = args.cmd.clone();
-    let local =
-        tokio::task::spawn_blocking(move || run_blocking(&dir, &cmd)).await.context("the ledger task failed")?;
-    match local {
+    let read = {
+        let dir = dir.clone();
+        let verify = matches!(args.cmd, LedgerCmd::Verify);
+        tokio::task::spawn_blocking(move || read_local(&dir, verify)).await.context("the ledger task failed")?
+    };
+    let (records, chain, identity) = match read {
+        Ok(r) => r,
         // The bot is running and holds the database: ask it instead.
         Err(e) if matches!(e.downcast_ref::<LedgerError>(), Some(LedgerError::Locked { .. })) => {
-            run_remote(&args.state_dir, &args.cmd).await
+            let records: Vec<PurchaseRecord> = remote::ask(&state_dir, "/ledger/records").await?;
+            let chain = match args.cmd {
+                LedgerCmd::Verify => {
+                    let r: remote::ChainReport = remote::ask(&state_dir, "/ledger/verify").await?;
+                    Some(Ok((r.events, r.head)))
+                }
+                _ => None,
+            };
+            (records, chain, None)
         }
-        other => other,
-    }
-}
-
-async fn run_remote(state_dir: &Path, cmd: &LedgerCmd) -> anyhow::Result<()> {
-    match cmd {
-        LedgerCmd::List => {
-            let records: Vec<PurchaseRecord> = remote::ask(state_dir, "/ledger/records").await?;
-            for line in format_list(&records) {
-                out!("{line}");
-            }
-        }
-        LedgerCmd::Verify => {
-            let r: remote::ChainReport = remote::ask(state_dir, "/ledger/verify").await?;
-            out!(
-                "ledger at {} (read through the running skinbot): {} events, hash chain intact, head {}",
-                state_dir.join("ledger").display(),
-                r.events,
-                r.head
-            );
-        }
-    }
-    Ok(())
-}
-
-fn run_blocking(dir: &Path, cmd: &LedgerCmd) -> anyhow::Result<()> {
-    // Opening creates a database; a review command must not create an empty ledger somewhere by mistake.
-    if !dir.is_dir() {
-        anyhow::bail!("no ledger at {} (wrong --state-dir, or nothing recorded yet)", dir.display());
-    }
-    let ledger = Ledger::open(dir)?;
-    if ledger.identity()?.is_some_and(|i| i.starts_with(super::run::DRY_RUN)) {
+        Err(e) => return Err(e),
+    };
+    if args.dry_run || identity.as_deref().is_some_and(|i| i.starts_with(super::run::DRY_RUN)) {
         eprintln!("SIMULATED: this is a dry run's ledger; nothing in it was bought");
     }
-    match cmd {
-        LedgerCmd::List => {
-            let records = ledger.list().context("failed to read the purchases")?;
-            for line in format_list(&records) {
+    match args.cmd {
+        LedgerCmd::List(a) => list(&records, &a),
+        LedgerCmd::Show { id, format } => show(&records, &id, format),
+        LedgerCmd::Summary(a) => summary(&records, &a),
+        LedgerCmd::Export { format, out } => export(&records, format, out.as_deref()),
+        LedgerCmd::Verify => match chain {
+            Some(Ok((events, head))) => {
+                out!("ledger at {}: {events} events, hash chain intact, head {head}", dir.display());
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(anyhow::anyhow!("the chain was not checked")),
+        },
+    }
+}
+
+type ChainCheck = Option<anyhow::Result<(u64, String)>>;
+
+/// Every record, the chain check (for `verify`; done here, where the database is open) and the
+/// ledger's identity.
+fn read_local(dir: &Path, verify: bool) -> anyhow::Result<(Vec<PurchaseRecord>, ChainCheck, Option<String>)> {
+    let ledger = Ledger::open(dir)?;
+    let records = ledger.list().context("failed to read the purchases")?;
+    let chain = verify.then(|| {
+        ledger.verify_chain().map_err(anyhow::Error::from).and_then(|events| {
+            let (_, head) = ledger.chain_head()?;
+            Ok((events, head))
+        })
+    });
+    Ok((records, chain, ledger.identity()?))
+}
+
+fn list(records: &[PurchaseRecord], a: &ListArgs) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let time =
+        |t: &Option<String>| t.as_deref().map(|t| query::parse_time(t, now)).transpose().map_err(anyhow::Error::msg);
+    let price = |p: &Option<String>, flag: &str| -> anyhow::Result<Option<Usd>> {
+        p.as_deref().map(|p| Usd::parse(p).with_context(|| format!("{flag} `{p}`"))).transpose()
+    };
+    let item = match &a.item {
+        Some(g) => Some(
+            globset::GlobBuilder::new(g)
+                .case_insensitive(true)
+                .build()
+                .with_context(|| format!("--item `{g}`"))?
+                .compile_matcher(),
+        ),
+        None => None,
+    };
+    let filter = Filter {
+        since: time(&a.since)?,
+        until: time(&a.until)?,
+        item,
+        strategy: a.strategy.clone(),
+        rule: a.rule.clone(),
+        state: a.state.clone(),
+        min: price(&a.min, "--min")?,
+        max: price(&a.max, "--max")?,
+    };
+    let mut chosen: Vec<&PurchaseRecord> = records.iter().filter(|r| filter.matches(r)).collect();
+    if !a.oldest_first {
+        chosen.reverse();
+    }
+    chosen.truncate(a.limit.unwrap_or(usize::MAX));
+    write_records(&chosen, a.format)
+}
+
+fn write_records(records: &[&PurchaseRecord], format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Table => {
+            for line in format_list(records) {
                 out!("{line}");
             }
         }
-        LedgerCmd::Verify => {
-            let events = ledger.verify_chain()?;
-            let (_, head) = ledger.chain_head()?;
-            out!("ledger at {}: {events} events, hash chain intact, head {head}", ledger.dir());
+        Format::Json => out!("{}", serde_json::to_string_pretty(records)?),
+        Format::Ndjson => {
+            for r in records {
+                out!("{}", serde_json::to_string(r)?);
+            }
+        }
+        Format::Csv => {
+            out!("{}", csv_line(query::EXPORT_COLUMNS.iter().map(|c| c.to_string())));
+            for r in records {
+                out!("{}", csv_line(query::export_row(r)));
+            }
         }
     }
     Ok(())
 }
 
-/// The `list` table: a header, then one aligned line per record.
-pub fn format_list(records: &[PurchaseRecord]) -> Vec<String> {
-    let header = ["time (UTC)", "custom_id", "strategy/rule", "item", "price seen", "max", "debited", "state"];
-    let mut rows = vec![header.map(String::from)];
-    for r in records {
-        let debited = match &r.state {
-            PurchaseState::Bought { debited, .. } => debited.to_string(),
-            _ => "-".to_string(),
-        };
-        rows.push([
-            r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            r.intent.custom_id.to_string(),
-            format!("{}/{}", r.intent.strategy, r.intent.rule),
-            format!("{} {}", r.intent.game, r.intent.name),
-            r.intent.price_seen.to_string(),
-            r.intent.max_price.to_string(),
-            debited,
-            r.state.label().to_string(),
-        ]);
+fn show(records: &[PurchaseRecord], id: &str, format: Format) -> anyhow::Result<()> {
+    let found = records.iter().find(|r| {
+        r.intent.custom_id.as_str() == id
+            || matches!(&r.state, PurchaseState::Bought { buy_id, .. } if buy_id.to_string() == id)
+    });
+    let Some(r) = found else { anyhow::bail!("no purchase with custom_id or buy_id `{id}`") };
+    if format != Format::Table {
+        return write_records(&[r], format);
     }
-    let mut widths = [0usize; 8];
-    for row in &rows {
+    let i = &r.intent;
+    out!("purchase   {}", i.custom_id);
+    out!("created    {} UTC", r.created_at.format("%Y-%m-%d %H:%M:%S%.3f"));
+    out!("strategy   {} / rule {} (priority {})", i.strategy, i.rule, i.priority);
+    out!("item       {} {}{}", i.game, i.name, i.item_id.map(|id| format!(" (listing {id})")).unwrap_or_default());
+    out!("price seen {}; max_price sent {}", i.price_seen, i.max_price);
+    out!("recipient  {}", r.recipient.as_deref().unwrap_or("-"));
+    match &r.state {
+        PurchaseState::Bought { buy_id, item_id, debited, offer, tradeofferid } => {
+            out!("state      {offer}: bought, buy_id {buy_id}, listing {item_id}, debited {debited}");
+            out!("trade offer {}", tradeofferid.as_deref().unwrap_or("- (not created yet)"));
+        }
+        other => out!("state      {}", other.label()),
+    }
+    let rates: Vec<String> = r.rates.iter().map(|(c, v)| format!("{c} {v}")).collect();
+    out!("rates      {} (per 1 USD, when decided)", if rates.is_empty() { "-".into() } else { rates.join(", ") });
+    out!("config     {}", r.config_hash);
+    out!("history");
+    for t in &r.transitions {
+        out!("  {}  {:<20} {}", t.at.format("%Y-%m-%d %H:%M:%S%.3f"), t.state.as_str(), t.detail);
+    }
+    Ok(())
+}
+
+fn summary(records: &[PurchaseRecord], a: &SummaryArgs) -> anyhow::Result<()> {
+    let tz: chrono_tz::Tz = a.tz.parse().map_err(|_| anyhow::anyhow!("--tz `{}` is not an IANA timezone", a.tz))?;
+    let currency: CurrencyCode = a.currency.parse().and_then(CurrencyCode::listed).context("--currency")?;
+    let since =
+        a.since.as_deref().map(|t| query::parse_time(t, chrono::Utc::now())).transpose().map_err(anyhow::Error::msg)?;
+    let chosen = records.iter().filter(|r| since.is_none_or(|s| r.created_at >= s));
+    let (totals, unconverted) = query::summarize(chosen, a.by, tz, &currency);
+    if !unconverted.is_empty() {
+        eprintln!(
+            "warning: {} purchases have no recorded {currency} rate; their money is left out (e.g. {})",
+            unconverted.len(),
+            unconverted[0]
+        );
+    }
+    match a.format {
+        Format::Json => out!("{}", serde_json::to_string_pretty(&totals)?),
+        Format::Ndjson => {
+            for t in &totals {
+                out!("{}", serde_json::to_string(t)?);
+            }
+        }
+        Format::Csv => {
+            let head = [
+                "key",
+                "count",
+                "bought",
+                "spent",
+                "refunded",
+                "net",
+                "average_price",
+                "delivered",
+                "failed",
+                "rolled_back",
+                "pending",
+                "not_bought",
+                "currency",
+            ];
+            out!("{}", csv_line(head.iter().map(|s| s.to_string())));
+            for t in &totals {
+                let avg = t.average_price.map(|a| a.to_string()).unwrap_or_default();
+                out!(
+                    "{}",
+                    csv_line([
+                        t.key.clone(),
+                        t.count.to_string(),
+                        t.bought.to_string(),
+                        t.spent.to_string(),
+                        t.refunded.to_string(),
+                        t.net.to_string(),
+                        avg,
+                        t.delivered.to_string(),
+                        t.failed.to_string(),
+                        t.rolled_back.to_string(),
+                        t.pending.to_string(),
+                        t.not_bought.to_string(),
+                        t.currency.clone()
+                    ])
+                );
+            }
+        }
+        Format::Table => {
+            let cur = currency.as_str().to_uppercase();
+            let money = |d: rust_decimal::Decimal| {
+                let d = d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+                format!("{d:.2} {cur}")
+            };
+            let mut rows = vec![[
+                "",
+                "count",
+                "spent",
+                "refunded",
+                "net",
+                "avg price",
+                "delivered",
+                "failed",
+                "rolled back",
+                "pending",
+                "not bought",
+            ]
+            .map(String::from)
+            .to_vec()];
+            rows[0][0] = format!("{:?}", a.by).to_lowercase();
+            for t in &totals {
+                rows.push(vec![
+                    t.key.clone(),
+                    t.count.to_string(),
+                    money(t.spent),
+                    money(t.refunded),
+                    money(t.net),
+                    t.average_price.map(money).unwrap_or_else(|| "-".into()),
+                    t.delivered.to_string(),
+                    t.failed.to_string(),
+                    t.rolled_back.to_string(),
+                    t.pending.to_string(),
+                    t.not_bought.to_string(),
+                ]);
+            }
+            for line in align(&rows, |i| i > 0) {
+                out!("{line}");
+            }
+            out!("spent: every debit; refunded: debits of offers that failed before delivery; net = spent − refunded");
+        }
+    }
+    Ok(())
+}
+
+fn export(records: &[PurchaseRecord], format: ExportFormat, out_file: Option<&Path>) -> anyhow::Result<()> {
+    let mut text = String::new();
+    match format {
+        ExportFormat::Csv => {
+            text.push_str(&csv_line(query::EXPORT_COLUMNS.iter().map(|c| c.to_string())));
+            text.push('\n');
+            for r in records {
+                text.push_str(&csv_line(query::export_row(r)));
+                text.push('\n');
+            }
+        }
+        ExportFormat::Ndjson => {
+            for r in records {
+                let row: serde_json::Map<String, serde_json::Value> = query::EXPORT_COLUMNS
+                    .iter()
+                    .zip(query::export_row(r))
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect();
+                text.push_str(&serde_json::to_string(&row)?);
+                text.push('\n');
+            }
+        }
+    }
+    match out_file {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("failed to write {}", p.display()))?,
+        None => {
+            use std::io::Write as _;
+            if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One CSV line (RFC 4180 quoting where needed).
+fn csv_line(cells: impl IntoIterator<Item = String>) -> String {
+    cells
+        .into_iter()
+        .map(|c| if c.contains([',', '"', '\n', '\r']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Aligned columns; `right(i)` right-aligns column i.
+fn align(rows: &[Vec<String>], right: impl Fn(usize) -> bool) -> Vec<String> {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; n];
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -119,14 +432,39 @@ pub fn format_list(records: &[PurchaseRecord]) -> Vec<String> {
         .map(|row| {
             let cells: Vec<String> = row
                 .iter()
-                .zip(widths)
+                .zip(&widths)
                 .enumerate()
-                // Amounts right-aligned so the decimal points line up; text left-aligned.
-                .map(|(i, (cell, w))| if (4..=6).contains(&i) { format!("{cell:>w$}") } else { format!("{cell:<w$}") })
+                .map(|(i, (cell, &w))| if right(i) { format!("{cell:>w$}") } else { format!("{cell:<w$}") })
                 .collect();
             cells.join("  ").trim_end().to_string()
         })
         .collect()
+}
+
+/// The `list` table: a header, then one aligned line per record.
+pub fn format_list(records: &[&PurchaseRecord]) -> Vec<String> {
+    let header =
+        ["time (UTC)", "custom_id", "strategy/rule", "item", "price seen", "max", "debited", "state", "recipient"];
+    let mut rows = vec![header.map(String::from).to_vec()];
+    for r in records {
+        let debited = match &r.state {
+            PurchaseState::Bought { debited, .. } => debited.to_string(),
+            _ => "-".to_string(),
+        };
+        rows.push(vec![
+            r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.intent.custom_id.to_string(),
+            format!("{}/{}", r.intent.strategy, r.intent.rule),
+            format!("{} {}", r.intent.game, r.intent.name),
+            r.intent.price_seen.to_string(),
+            r.intent.max_price.to_string(),
+            debited,
+            r.state.label().to_string(),
+            r.recipient.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    // Amounts right-aligned so the decimal points line up; text left-aligned.
+    align(&rows, |i| (4..=6).contains(&i))
 }
 
 #[cfg(test)]
@@ -153,8 +491,8 @@ mod tests {
         };
         let at = Utc.with_ymd_and_hms(2026, 11, 26, 23, 41, 0).unwrap();
         let mut record = PurchaseRecord::new(intent, at, Rates::new(), "h".into());
-        let lines = format_list(std::slice::from_ref(&record));
-        assert!(lines[1].ends_with("  -  pending"), "{}", lines[1]);
+        let lines = format_list(&[&record]);
+        assert!(lines[1].ends_with("  -  pending  -"), "{}", lines[1]);
         let state = PurchaseState::Bought {
             buy_id: BuyId::new(1),
             item_id: ItemId::new(2),
@@ -163,7 +501,7 @@ mod tests {
             tradeofferid: None,
         };
         record.transition(state, at, "");
-        let lines = format_list(&[record]);
+        let lines = format_list(&[&record]);
         assert_eq!(lines.len(), 2);
         let line = &lines[1];
         for part in [

@@ -18,6 +18,7 @@ pub mod events;
 mod halts;
 pub mod keys;
 mod prices;
+pub mod query;
 pub mod remote;
 
 use std::collections::{HashMap, HashSet};
