@@ -60,3 +60,39 @@ fn a_closed_pipe_ends_a_listing_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status}: {stderr}");
 }
+
+#[test]
+fn status_says_whether_the_bot_runs_what_it_spent_and_why_it_is_halted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = skinbot(dir.path())
+        .args(["run", "--duration-secs", "30", "--strategy", &strategies()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // status.json appears after the first tick (bounded wait on the file, not a fixed sleep).
+    let status_file = dir.path().join("state/status.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !status_file.exists() {
+        assert!(std::time::Instant::now() < deadline, "no status.json after 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = |fmt: &str| {
+        let out = skinbot(dir.path()).args(["status", "--format", fmt]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = status("table");
+    for part in ["running     yes", "buying      on", "mode        sandbox", "hour", "day", "last tick   cs2"] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+    let out = skinbot(dir.path()).args(["halt", "--reason", "lunch"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(status("table").contains("HALTED: lunch"));
+    let json: serde_json::Value = serde_json::from_str(&status("json")).unwrap();
+    assert_eq!(json["running"], true);
+    assert_eq!(json["halt"]["reason"], "lunch");
+    bot.kill().unwrap();
+    bot.wait().unwrap();
+    assert!(status("table").contains("running     no"));
+}

@@ -21,6 +21,7 @@ pub mod events;
 pub mod ledger;
 pub mod run;
 pub mod sandbox;
+pub mod status;
 pub mod summary;
 
 #[derive(Debug, Parser)]
@@ -63,6 +64,9 @@ pub enum Command {
     Halt(brake::HaltArgs),
     /// Let a halted bot buy again.
     Resume(brake::ResumeArgs),
+    /// Running or not, halted or paused and why, balance, budget windows, open purchases, the last
+    /// tick.
+    Status(status::StatusArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -100,5 +104,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Halt(args) => brake::halt(args).await,
         Command::Resume(args) => brake::resume(args).await,
+        Command::Status(args) => status::run(args).await,
     }
 }

@@ -72,6 +72,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // `skinbot ledger …` reads through the running bot (sled allows one process per database).
     let ledger_endpoint = crate::ledger::remote::serve(ledger.clone(), &state_dir, rx.clone()).await?;
     let engine = Engine::new(Arc::new(config), strategies, Deps { client, ledger, clock: Arc::new(TokioClock::new()) });
+    engine.report_status_to(state_dir.clone());
     // Limits and strategies can change while it runs: edit the files, they are picked up in seconds.
     tokio::spawn(reload::watch(sources, Arc::clone(&engine), Duration::from_secs(2), fingerprint, rx.clone()));
     let duration = args.duration_secs;

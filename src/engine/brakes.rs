@@ -33,6 +33,13 @@ pub(super) struct BrakeState {
     next_recipient: usize,
 }
 
+impl super::Shared {
+    /// Why buying is paused by the exchange's status, if it is.
+    pub(super) fn brakes_paused(&self) -> Option<String> {
+        self.brakes.paused.clone()
+    }
+}
+
 impl Engine {
     /// Why buying is halted, if it is: the halt in force in the ledger. A ledger that cannot be
     /// read counts as halted.

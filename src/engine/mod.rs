@@ -17,6 +17,7 @@ pub mod executor;
 pub mod reconcile;
 pub mod reload;
 pub mod scheduler;
+pub mod status;
 pub mod tick;
 
 use std::collections::HashMap;
@@ -87,6 +88,9 @@ struct Shared {
     simulated_spent: Usd,
     /// The next made-up buy id of a dry run.
     simulated_buy_id: u64,
+    /// The last tick, and the budget windows as it saw them, for `skinbot status`.
+    last_tick: Option<status::TickReport>,
+    windows: Vec<status::Window>,
     /// Each game's refusals of the last tick, as logged (logged again only when they change).
     last_refusals: HashMap<crate::domain::Game, String>,
     /// Pauses, counters and what was last logged about the brakes.
@@ -106,6 +110,8 @@ pub struct Engine {
     shared: Mutex<Shared>,
     trade_lock: tokio::sync::Mutex<()>,
     book: Mutex<Book>,
+    /// Where `status.json` is written after every tick (set by `skinbot run`; tests leave it unset).
+    status_dir: std::sync::OnceLock<std::path::PathBuf>,
     /// Set once shutdown is requested: orders already recorded but not yet sent are released.
     stopping: std::sync::atomic::AtomicBool,
     pub stats: Stats,
@@ -121,6 +127,7 @@ impl Engine {
             shared: Mutex::new(Shared::default()),
             trade_lock: tokio::sync::Mutex::new(()),
             book: Mutex::new(Book::default()),
+            status_dir: std::sync::OnceLock::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             stats: Stats::default(),
         })
@@ -166,6 +173,45 @@ impl Engine {
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `status.json` in `dir` after every tick, for `skinbot status`.
+    pub fn report_status_to(&self, dir: std::path::PathBuf) {
+        let _ = self.status_dir.set(dir);
+    }
+
+    /// What `skinbot status` shows, now.
+    pub fn status(&self) -> status::StatusReport {
+        let config = self.config();
+        let mode = if config.dry_run {
+            "dry-run"
+        } else if config.exchange.endpoint == crate::config::Endpoint::Sandbox {
+            "sandbox"
+        } else {
+            "live"
+        };
+        let mut open = std::collections::BTreeMap::new();
+        for r in self.ledger.open_purchases().unwrap_or_default() {
+            *open.entry(r.state.label().to_string()).or_default() += 1;
+        }
+        let halted = self.halted();
+        let limiter = self.client.limiter();
+        let s = self.shared();
+        status::StatusReport {
+            pid: std::process::id(),
+            written_at: Some(self.clock.now()),
+            mode: mode.into(),
+            halted,
+            paused: s.brakes_paused(),
+            balance: s.balance.map(|b| b.amount.saturating_sub(b.debited_since).to_string()),
+            balance_at: s.balance.map(|b| b.fetched_at),
+            windows: s.windows.clone(),
+            open,
+            last_tick: s.last_tick.clone(),
+            rate_limit_per_minute: limiter.map_or(0, |l| l.per_minute().get()),
+            rate_limit_background_per_minute: limiter.map_or(0, |l| l.background_per_minute().get()),
+            rate_limited: limiter.and_then(|l| l.blocked_until()).is_some_and(|t| t > tokio::time::Instant::now()),
+        }
     }
 
     /// The project balance as last fetched, if any.

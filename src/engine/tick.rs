@@ -56,6 +56,11 @@ impl Engine {
         for game in self.config().orders.games.clone() {
             self.tick_game(game).await;
         }
+        if let Some(dir) = self.status_dir.get() {
+            if let Err(e) = self.status().write(dir) {
+                tracing::debug!(error = %e, "cannot write status.json");
+            }
+        }
     }
 
     async fn tick_game(&self, game: Game) {
@@ -133,8 +138,10 @@ impl Engine {
         let balance = self.shared().balance;
         let committed = guard::committed(&records, windows, balance, now, max_age);
         let (candidates, jumped) = self.price_sanity(&config, decision.candidates, now);
+        let candidate_count = candidates.len() + jumped.len();
         let mut verdicts = guard::check(candidates, &limits, &committed, None);
         verdicts.refused.extend(jumped);
+        self.note_tick(game, now, snapshot.listing_count(), candidate_count, &verdicts, &committed, &limits);
         let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
         for r in &verdicts.refused {
             self.stats.refused(r.reason.kind());
@@ -165,6 +172,41 @@ impl Engine {
         }
         self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
         executor::execute(self, &config, &strategies, verdicts.approved, &rates).await;
+    }
+
+    /// Keeps what `skinbot status` shows of this tick: its counts and the budget windows.
+    #[allow(clippy::too_many_arguments)]
+    fn note_tick(
+        &self,
+        game: Game,
+        now: DateTime<Utc>,
+        listings: usize,
+        candidates: usize,
+        verdicts: &guard::Verdicts,
+        committed: &guard::Committed,
+        limits: &guard::Limits,
+    ) {
+        let mut refused = std::collections::BTreeMap::new();
+        for r in &verdicts.refused {
+            *refused.entry(r.reason.kind().to_string()).or_default() += 1;
+        }
+        let window = |name: &str, used: crate::domain::Usd, limit: Option<crate::domain::Usd>| super::status::Window {
+            name: name.into(),
+            used: used.to_string(),
+            limit: limit.map(|l| l.to_string()),
+            left: limit.map(|l| l.saturating_sub(used).max(crate::domain::Usd::ZERO).to_string()),
+        };
+        let mut s = self.shared();
+        s.windows = vec![window("hour", committed.hour, limits.per_hour), window("day", committed.day, limits.per_day)];
+        s.last_tick = Some(super::status::TickReport {
+            at: Some(now),
+            game: game.to_string(),
+            listings: listings as u64,
+            candidates: candidates as u64,
+            approved: verdicts.approved.len() as u64,
+            refused,
+            api_errors_total: self.stats.api_errors.load(Ordering::Relaxed),
+        });
     }
 
     /// Refuses candidates priced more than the configured factor away from their item's recorded

@@ -172,6 +172,11 @@ impl Client {
         Ok(Client { http, config: Arc::new(config), limiter: None })
     }
 
+    /// The rate limiter every call waits for, if any.
+    pub(crate) fn limiter(&self) -> Option<&Arc<Limiter>> {
+        self.limiter.as_ref()
+    }
+
     /// Every call of this client (and its clones) waits for `limiter` first.
     pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
         self.limiter = Some(limiter);

@@ -76,7 +76,7 @@ pub async fn serve_with_limits(
     let app = Router::new()
         .route("/ledger/records", get(records))
         .route("/ledger/verify", get(verify))
-        .route("/brake", axum::routing::post(brake))
+        .route("/brake", axum::routing::post(brake).get(current_brake))
         .with_state(App { ledger, token });
     Ok(tokio::spawn(async move {
         let stop = async move {
@@ -193,6 +193,19 @@ async fn brake(
     let stored = event.clone();
     tokio::task::spawn_blocking(move || ledger.record_halt(&stored)).await.map_err(internal)?.map_err(internal)?;
     Ok(Json(event))
+}
+
+/// The halt in force, if any.
+async fn current_brake(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<Option<super::HaltEvent>>, (StatusCode, String)> {
+    if !authorized(&app, &headers) {
+        return Err((StatusCode::UNAUTHORIZED, "bad token".into()));
+    }
+    let ledger = app.ledger.clone();
+    let halt = tokio::task::spawn_blocking(move || ledger.current_halt()).await.map_err(internal)?.map_err(internal)?;
+    Ok(Json(halt))
 }
 
 fn internal(e: impl std::fmt::Display) -> (StatusCode, String) {

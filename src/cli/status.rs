@@ -1,0 +1,110 @@
+//! `skinbot status`: is the bot running, is buying halted or paused and why, the balance, the
+//! budget windows, open purchases, the last tick.
+
+use anyhow::Context;
+
+use crate::engine::status::StatusReport;
+use crate::ledger::{remote, HaltEvent, Ledger, LedgerError};
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    state: super::brake::StateArgs,
+    #[arg(long, value_enum, default_value_t = super::ledger::Format::Table)]
+    format: super::ledger::Format,
+}
+
+pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let dir = args.state.dir()?;
+    let running = std::fs::read_to_string(remote::control_path(&dir))
+        .ok()
+        .and_then(|t| serde_json::from_str::<remote::ControlFile>(&t).ok())
+        .filter(|c| std::path::Path::new(&format!("/proc/{}", c.pid)).exists())
+        .map(|c| c.pid);
+    let report = StatusReport::read(&dir).context("cannot read status.json")?;
+    // The halt in force, from the ledger itself (a halt said a moment ago is not in status.json yet).
+    let halt: Option<HaltEvent> = if running.is_some() {
+        remote::ask(&dir, "/brake").await?
+    } else {
+        let ledger_dir = dir.join("ledger");
+        if ledger_dir.is_dir() {
+            match tokio::task::spawn_blocking(move || Ledger::open(&ledger_dir).and_then(|l| l.current_halt())).await? {
+                Ok(h) => h,
+                Err(LedgerError::Locked { .. }) => None,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        }
+    };
+    if args.format != super::ledger::Format::Table {
+        let v =
+            serde_json::json!({ "running": running.is_some(), "pid": running, "halt": halt, "last_report": report });
+        out!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    match running {
+        Some(pid) => out!("running     yes (pid {pid})"),
+        None => out!(
+            "running     no{}",
+            report
+                .as_ref()
+                .and_then(|r| r.written_at)
+                .map(|t| format!(" (last seen {})", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default()
+        ),
+    }
+    match &halt {
+        Some(h) => out!(
+            "buying      HALTED: {} ({}, by {} at {}); `skinbot resume` to go on",
+            h.reason,
+            h.kind,
+            h.by,
+            h.at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        None => match report.as_ref().and_then(|r| r.paused.clone()) {
+            Some(p) => out!("buying      paused: {p}"),
+            None => out!("buying      on"),
+        },
+    }
+    let Some(r) = report else {
+        out!("(no status.json in {} yet: the bot writes it after every tick)", dir.display());
+        return Ok(());
+    };
+    out!("mode        {}", r.mode);
+    let age = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| format!(" ({} s ago)", (chrono::Utc::now() - t).num_seconds())).unwrap_or_default()
+    };
+    out!("balance     {}{}", r.balance.as_deref().unwrap_or("unknown"), age(r.balance_at));
+    for w in &r.windows {
+        out!(
+            "{:<11} {} used of {} ({} left; spent or reserved)",
+            w.name,
+            w.used,
+            w.limit.as_deref().unwrap_or("no limit"),
+            w.left.as_deref().unwrap_or("-")
+        );
+    }
+    let open: Vec<String> = r.open.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    out!("open        {}", if open.is_empty() { "none".into() } else { open.join(", ") });
+    out!(
+        "rate limit  {}/min ({}/min for background calls){}",
+        r.rate_limit_per_minute,
+        r.rate_limit_background_per_minute,
+        if r.rate_limited { "; backing off after -7" } else { "" }
+    );
+    if let Some(t) = &r.last_tick {
+        let refused: Vec<String> = t.refused.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        out!(
+            "last tick   {}{}: {} listings, {} candidates, {} approved, refused {}; {} exchange errors since start",
+            t.game,
+            age(t.at),
+            t.listings,
+            t.candidates,
+            t.approved,
+            if refused.is_empty() { "none".into() } else { refused.join(", ") },
+            t.api_errors_total
+        );
+    }
+    Ok(())
+}
