@@ -13,3 +13,4 @@ mod ledger;
 mod market_names;
 mod money_safety;
 mod sandbox;
+mod ws_events;
