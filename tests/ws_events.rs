@@ -155,6 +155,41 @@ async fn a_buy_item_event_resolves_a_buy_whose_answer_was_lost() {
 }
 
 #[tokio::test]
+async fn a_buy_that_lands_after_its_order_was_released_is_recorded_from_its_buy_item_event() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    // A slow proxy holds every buy 5 s, long after the client's 0.3 s timeout and the 1 s after
+    // which an order the exchange has not heard of is released.
+    sb.set_faults(Faults {
+        buy_delay: Duration::from_secs(5),
+        only_methods: vec!["market_buy".into(), "market_batch_buy".into()],
+        ..Faults::none()
+    });
+    let clock = ManualClock::new();
+    let client = client_with(&sb, |c| c.timeout = Duration::from_millis(300));
+    let deps = Deps { client, ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let cfg = config("[exchange]\ntimeout_ms = 300\n[orders]\nresolve_after_secs = 1\n");
+    let engine = Engine::new(Arc::new(cfg), example("shopping-list.toml"), deps);
+    let events = subscribe(&engine);
+    until(&engine, "the websocket", |s| s.live).await;
+    engine.tick().await;
+    clock.advance(Duration::from_secs(2));
+    engine.poll().await;
+    let released = engine.ledger().list().unwrap();
+    assert_eq!(released.len(), 4);
+    assert!(released.iter().all(|r| matches!(r.state, PurchaseState::NotBought { .. })), "{released:?}");
+    let polled = getinfo(&sb);
+    // The held buys land; their buy_item events put them in the ledger without another poll.
+    until(&engine, "four bought", |_| offers(&engine).len() == 4).await;
+    assert_eq!(getinfo(&sb), polled);
+    for r in engine.ledger().list().unwrap() {
+        assert!(last_detail(&r).starts_with("bought (the websocket's buy_item, after it was released)"), "{r:?}");
+    }
+    let debited: Usd = sb.purchases().iter().map(|p| p.debited).sum();
+    assert_eq!(engine.ledger().list().unwrap().iter().map(|r| r.committed()).sum::<Usd>(), debited);
+    events.stop().await;
+}
+
+#[tokio::test]
 async fn offers_are_polled_slowly_while_the_socket_is_up_and_at_full_pace_after_it_is_killed_until_it_reconnects() {
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
     let clock = ManualClock::new();

@@ -521,18 +521,17 @@ fn ours(engine: &Engine, sc: &StatusChange) -> Option<PurchaseRecord> {
 }
 
 /// `buy_item` for a purchase the ledger holds as pending, sent or unknown → resolved as bought,
-/// the way reconciliation resolves it (the debit checked against max_price).
+/// the way reconciliation resolves it (the debit checked against max_price). One released for want
+/// of news landed late: recorded as bought after all, loudly, as `recheck_released` would.
 async fn buy_item(engine: &Engine, info: &PurchaseInfo) -> bool {
     let Some(cid) = info.custom_id.as_deref().and_then(|c| c.parse::<CustomId>().ok()) else {
         tracing::debug!(buy_id = %info.buy_id, "buy_item without a custom_id of ours: not applied");
         return false;
     };
-    let unresolved = |e: &Engine| match e.ledger.get(&cid) {
-        Ok(Some(r)) if r.state.is_unresolved() => Some(r),
+    let open = |e: &Engine| match e.ledger.get(&cid) {
+        Ok(Some(r)) if r.state.is_unresolved() || reconcile::released_unheard(&r.state) => Some(r),
         Ok(Some(r)) => {
-            if matches!(r.state, PurchaseState::NotBought { .. }) {
-                tracing::warn!(custom_id = %cid, buy_id = %info.buy_id, "buy_item for a purchase the ledger released as not bought; the history sweep records it");
-            }
+            tracing::debug!(custom_id = %cid, state = r.state.label(), "buy_item for a purchase already resolved: nothing to do");
             None
         }
         Ok(None) => {
@@ -544,14 +543,22 @@ async fn buy_item(engine: &Engine, info: &PurchaseInfo) -> bool {
             None
         }
     };
-    if unresolved(engine).is_none() {
+    if open(engine).is_none() {
         return false;
     }
     // Under the trade lock, as resolving open outcomes is: the buy's own answer may be on its way
     // (the tick holds the lock until it is recorded), and then there is nothing left to do.
     let _g = engine.trade_lock.lock().await;
-    let Some(record) = unresolved(engine) else { return false };
-    reconcile::resolve_bought(engine, &record, info, "the websocket's buy_item");
+    let Some(record) = open(engine) else { return false };
+    if record.state.is_unresolved() {
+        reconcile::resolve_bought(engine, &record, info, "the websocket's buy_item");
+    } else {
+        tracing::error!(
+            custom_id = %cid, buy_id = %info.buy_id,
+            "the exchange completed a purchase after it was released as not bought; recording it as bought"
+        );
+        reconcile::resolve_bought(engine, &record, info, "the websocket's buy_item, after it was released");
+    }
     true
 }
 

@@ -118,6 +118,11 @@ async fn history_since(
 /// contradict (a documented refusal or an order never sent cannot).
 const UNHEARD: &str = "unknown to the exchange";
 
+/// Released for want of news: a purchase the exchange reports later is recorded as bought after all.
+pub(super) fn released_unheard(state: &PurchaseState) -> bool {
+    matches!(state, PurchaseState::NotBought { reason, .. } if reason.starts_with(UNHEARD))
+}
+
 /// How long an order released for want of news is still asked about at every poll.
 const RECHECK_RELEASED: chrono::Duration = chrono::Duration::hours(1);
 
@@ -128,7 +133,7 @@ async fn recheck_released(engine: &Engine, now: chrono::DateTime<chrono::Utc>) {
     let released: Vec<PurchaseRecord> = match engine.ledger.list_since(now - RECHECK_RELEASED) {
         Ok(list) => list
             .into_iter()
-            .filter(|r| matches!(&r.state, PurchaseState::NotBought { reason, .. } if reason.starts_with(UNHEARD)))
+            .filter(|r| released_unheard(&r.state))
             .filter(|r| now - r.last_attempt() <= RECHECK_RELEASED)
             .collect(),
         Err(e) => return tracing::error!(error = %e, "cannot read recent purchases"),
