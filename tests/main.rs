@@ -14,3 +14,4 @@ mod ledger_cli;
 mod market_names;
 mod money_safety;
 mod sandbox;
+mod ws_events;

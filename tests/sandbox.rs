@@ -214,13 +214,19 @@ async fn json_booleans_and_numbers_are_signed_as_php_sees_them() {
     let v = call(&sb, json!({"method":"market_pricelist","full":true,"game":"cs2"})).await;
     assert_eq!(v["status"], "success");
     assert!(v["items"][0]["id"].is_string());
-    // … signing "true", as JS clients do, fails.
-    let mut b = json!({"method":"market_pricelist","full":true,"shopid":sb.shop_id()});
-    b["sign"] = json!(signature::sign(
-        [("method", "market_pricelist"), ("full", "true"), ("shopid", sb.shop_id())],
-        sb.secret()
-    ));
-    assert_error(&post_json(&sb, &b).await, -3, "invalid_signature");
+    // … signing "true", as JS clients do, passes too; any other text fails.
+    for (signed_as, ok) in [("true", true), ("yes", false)] {
+        let mut b = json!({"method":"market_pricelist","full":true,"shopid":sb.shop_id()});
+        b["sign"] = json!(signature::sign(
+            [("method", "market_pricelist"), ("full", signed_as), ("shopid", sb.shop_id())],
+            sb.secret()
+        ));
+        let v = post_json(&sb, &b).await;
+        match ok {
+            true => assert_eq!(v["status"], "success", "{signed_as}"),
+            false => assert_error(&v, -3, "invalid_signature"),
+        }
+    }
     // A JSON float is signed as its literal text: 12.50 → "12.5".
     let id = sb.listings_named(CASE)[0].0.get();
     let v = call(&sb, json!({"method":"market_buy","partner":"1","token":"AbCd1234","id":id,"max_price":12.50})).await;

@@ -1,13 +1,11 @@
 //! `skinbot events`: prints the websocket events of a SkinsBack project (the sandbox's or the live
 //! one's) as they arrive — purchases, offer status changes, balance changes.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::signature::websocket_signature;
+use crate::engine::events;
 
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {
@@ -32,22 +30,24 @@ pub struct EventsArgs {
 }
 
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
-    let signature = websocket_signature(&args.shop_id, &args.secret);
-    let sep = if args.url.contains('?') { '&' } else { '?' };
-    let url = format!("{}{sep}shopid={}&signature={signature}", args.url, args.shop_id);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .with_context(|| format!("failed to connect to {}", args.url))?;
-    let mut keepalive = tokio::time::interval(Duration::from_secs(30));
+    let url = url::Url::parse(&args.url).with_context(|| format!("`{}` is not a websocket URL", args.url))?;
+    // The engine's own handshake: the signature, then the server's auth_success (an auth_failed
+    // is an error that says so).
+    let mut ws = events::connect(&url, &args.shop_id, &args.secret).await?;
+    out!(r#"{{"event":"auth_success"}}"#);
+    let mut keepalive = tokio::time::interval(events::PING_EVERY);
     keepalive.tick().await;
-    let mut seen = 0usize;
+    let mut seen = 1usize;
+    if args.count.is_some_and(|n| seen >= n) {
+        return Ok(());
+    }
     loop {
         tokio::select! {
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     out!("{text}");
-                    if text.contains("\"auth_failed\"") {
-                        anyhow::bail!("the server refused the signature (check --shop-id and the secret)");
+                    if events::Frame::parse(&text) == events::Frame::AuthFailed {
+                        anyhow::bail!("{}", events::EventsError::AuthFailed);
                     }
                     seen += 1;
                     if args.count.is_some_and(|n| seen >= n) {
@@ -63,7 +63,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
             },
             _ = keepalive.tick() => {
                 // The documented keep-alive: a text frame `ping` every 30 s.
-                ws.send(Message::Text("ping".into())).await.context("failed to send the keep-alive ping")?;
+                ws.send(Message::Text(events::PING.into())).await.context("failed to send the keep-alive ping")?;
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }

@@ -106,6 +106,14 @@ pub struct SanitySettings {
     pub list_drop_percent: Option<u8>,
 }
 
+/// `[events]`: live delivery events from the project websocket (reference §6.1). While the socket
+/// is up, offers are polled less often; while it is down, at the poll schedule's pace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsSettings {
+    /// Subscribe to the websocket (default on). Read before each connection, so a reload applies.
+    pub enabled: bool,
+}
+
 /// Budget limits as written (any currency the API lists); converted to USD with the latest rates
 /// when checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +167,7 @@ pub struct Config {
     /// Dry-run: decides and guards as live, reads real prices, rates and balance, never sends a
     /// buy; fills are simulated against the price list and kept in a ledger of their own.
     pub dry_run: bool,
+    pub events: EventsSettings,
 }
 
 /// How to find secrets: the process environment in production, a map in tests.
@@ -215,6 +224,7 @@ impl Config {
         let halt = validate::halt(&raw.halt, &budget, &ctx)?;
         let sanity = validate::sanity(&raw.sanity, &ctx)?;
         let dry_run = validate::mode(raw.mode.as_ref(), &ctx)?;
+        let events = validate::events(&raw.events);
         Ok(Config {
             source: None,
             hash: hex::encode(Sha256::digest(source.as_bytes())),
@@ -229,6 +239,7 @@ impl Config {
             halt,
             sanity,
             dry_run,
+            events,
         })
     }
 }

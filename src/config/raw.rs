@@ -34,6 +34,15 @@ pub(crate) struct RawConfig {
     pub(crate) halt: RawHalt,
     #[serde(default)]
     pub(crate) sanity: RawSanity,
+    #[serde(default)]
+    pub(crate) events: RawEvents,
+}
+
+/// `[events]`: the project websocket.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEvents {
+    pub(crate) enabled: Option<bool>,
 }
 
 /// `[halt]`: the brakes that pull themselves.

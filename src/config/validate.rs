@@ -11,12 +11,12 @@ use secrecy::SecretString;
 use toml::Spanned;
 
 use super::raw::{
-    RawBudget, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity, RawSchedule, RawState,
+    RawBudget, RawEvents, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity, RawSchedule, RawState,
     RawStrategies, RawTradeLink,
 };
 use super::{
-    BudgetSettings, Cron, Endpoint, ExchangeSettings, FileError, HaltSettings, OrderSettings, Recipient,
-    SandboxSettings, SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
+    BudgetSettings, Cron, Endpoint, EventsSettings, ExchangeSettings, FileError, HaltSettings, OrderSettings,
+    Recipient, SandboxSettings, SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
 };
 use crate::domain::{CurrencyCode, Game, Money, TradeLink, Usd};
 
@@ -434,4 +434,9 @@ pub(crate) fn mode(raw: Option<&Spanned<String>>, ctx: &Ctx) -> Result<bool, Fil
         Some((_, "dry-run")) => Ok(true),
         Some((m, other)) => Err(ctx.at(m.span(), "mode", format!("`{other}` is neither \"live\" nor \"dry-run\""))),
     }
+}
+
+/// `[events]`: the project websocket is on unless turned off.
+pub(crate) fn events(raw: &RawEvents) -> EventsSettings {
+    EventsSettings { enabled: raw.enabled.unwrap_or(true) }
 }

@@ -6,13 +6,16 @@
 //!   `market_buy` / `market_batch_buy` → ledger (result);
 //! - **rates**: `currencies`;
 //! - **balance**: `balance`;
-//! - **poll**: resolves purchases whose outcome is open and follows offers until final.
+//! - **poll**: resolves purchases whose outcome is open and follows offers until final;
+//! - **events** (not scheduled): the project websocket's delivery events, applied as they arrive
+//!   (`events.rs`); offers are polled less often while it is up.
 //!
 //! The trade lock serialises everything that reads or moves the budget (tick, balance, resolving
 //! open outcomes), so a reservation is always visible to the next decision.
 
 mod brakes;
 pub mod clock;
+pub mod events;
 pub mod executor;
 pub mod reconcile;
 pub mod reload;
@@ -115,6 +118,8 @@ pub struct Engine {
     /// Set once shutdown is requested: orders already recorded but not yet sent are released.
     stopping: std::sync::atomic::AtomicBool,
     pub stats: Stats,
+    /// The project websocket's state, and the pace of offer polling it sets (events.rs).
+    events: events::Link,
 }
 
 impl Engine {
@@ -130,6 +135,7 @@ impl Engine {
             status_dir: std::sync::OnceLock::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             stats: Stats::default(),
+            events: events::Link::default(),
         })
     }
 
@@ -271,6 +277,8 @@ impl Engine {
         job!("balance", s.balance, Arc::new(JobStats::default()), refresh_balance);
         job!("poll", s.poll, Arc::clone(&self.stats.polls), poll);
         job!("status", s.status, Arc::new(JobStats::default()), check_status);
+        // Live delivery events (events.rs): offer polling slows down while the socket is up.
+        tasks.push(tokio::spawn(events::run(Arc::clone(self), shutdown.clone())));
         for t in tasks {
             let _ = t.await;
         }

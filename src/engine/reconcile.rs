@@ -5,14 +5,14 @@ use std::sync::atomic::Ordering;
 
 use super::executor::{record_bought, Report};
 use super::Engine;
-use crate::domain::{BuyId, CustomId, PurchaseRecord, PurchaseState};
+use crate::domain::{BuyId, CustomId, ItemId, OfferStatus, PurchaseRecord, PurchaseState};
 use crate::exchange::PurchaseInfo;
 
 /// Ask about at most this many purchases per `market_getinfo`.
 const CHUNK: usize = 100;
 
 /// How long an accepted offer is still watched for a rollback (Steam's trade protection window).
-const ROLLBACK_WATCH: chrono::Duration = chrono::Duration::days(8);
+pub(super) const ROLLBACK_WATCH: chrono::Duration = chrono::Duration::days(8);
 
 /// Purchases whose outcome is open (pending from a crash, sent, unknown): found by the exchange →
 /// bought; pending and never sent → released at once; unknown to the exchange long enough after
@@ -118,6 +118,11 @@ async fn history_since(
 /// contradict (a documented refusal or an order never sent cannot).
 const UNHEARD: &str = "unknown to the exchange";
 
+/// Released for want of news: a purchase the exchange reports later is recorded as bought after all.
+pub(super) fn released_unheard(state: &PurchaseState) -> bool {
+    matches!(state, PurchaseState::NotBought { reason, .. } if reason.starts_with(UNHEARD))
+}
+
 /// How long an order released for want of news is still asked about at every poll.
 const RECHECK_RELEASED: chrono::Duration = chrono::Duration::hours(1);
 
@@ -128,7 +133,7 @@ async fn recheck_released(engine: &Engine, now: chrono::DateTime<chrono::Utc>) {
     let released: Vec<PurchaseRecord> = match engine.ledger.list_since(now - RECHECK_RELEASED) {
         Ok(list) => list
             .into_iter()
-            .filter(|r| matches!(&r.state, PurchaseState::NotBought { reason, .. } if reason.starts_with(UNHEARD)))
+            .filter(|r| released_unheard(&r.state))
             .filter(|r| now - r.last_attempt() <= RECHECK_RELEASED)
             .collect(),
         Err(e) => return tracing::error!(error = %e, "cannot read recent purchases"),
@@ -180,7 +185,7 @@ fn release(engine: &Engine, r: &PurchaseRecord, now: chrono::DateTime<chrono::Ut
     }
 }
 
-fn resolve_bought(engine: &Engine, r: &PurchaseRecord, info: &PurchaseInfo, source: &str) {
+pub(super) fn resolve_bought(engine: &Engine, r: &PurchaseRecord, info: &PurchaseInfo, source: &str) {
     let report = Report {
         buy_id: info.buy_id,
         item_id: info.item.id,
@@ -193,8 +198,12 @@ fn resolve_bought(engine: &Engine, r: &PurchaseRecord, info: &PurchaseInfo, sour
 }
 
 /// Bought purchases whose offer is still moving: asks `market_getinfo(buy_ids)` and records changes.
+/// While the websocket brings offer changes as they happen, only every so often (see `events`).
 pub async fn follow_offers(engine: &Engine) {
     let now = engine.clock.now();
+    if !engine.events.follow_due(now) {
+        return;
+    }
     // Offers still moving are open purchases. Accepted ones can still be rolled back for a while;
     // they are swept less often, as that is rare and the sweep reads more of the ledger.
     let mut records = match engine.ledger.open_purchases() {
@@ -224,41 +233,72 @@ pub async fn follow_offers(engine: &Engine) {
             Ok(i) => i,
             Err(e) => return engine.api_error("market_getinfo", &e),
         };
-        let now = engine.clock.now();
         for (cid, buy_id, offer) in chunk {
             let Some(info) = infos.iter().find(|i| i.buy_id == *buy_id) else { continue };
             if &info.offer_status == offer {
                 continue;
             }
-            let Ok(Some(rec)) = engine.ledger.get(cid) else { continue };
-            let debited = match &rec.state {
-                PurchaseState::Bought { debited, .. } => *debited,
-                _ => continue,
+            let news = OfferNews {
+                buy_id: info.buy_id,
+                item_id: Some(info.item.id),
+                offer: &info.offer_status,
+                tradeofferid: info.tradeofferid.as_deref(),
+                error_reason: info.error_reason.as_deref(),
             };
-            let state = bought_state(info, debited);
-            let detail = match &info.error_reason {
-                Some(why) => format!("offer {} → {} ({why})", offer, info.offer_status),
-                None => format!("offer {} → {}", offer, info.offer_status),
-            };
-            tracing::info!(custom_id = %cid, item = %rec.intent.name, "{detail}");
-            match engine.ledger.transition(cid, state, now, &detail) {
-                Ok(_) if info.offer_status.is_final() && !offer.is_final() => {
-                    engine.recipient_failed(rec.recipient.as_deref(), &info.offer_status);
-                    engine.delivery_ended(&info.offer_status);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(custom_id = %cid, error = %e, "offer status change not recorded"),
-            }
+            record_offer(engine, cid, &news, None);
         }
     }
 }
 
-fn bought_state(info: &PurchaseInfo, debited: crate::domain::Usd) -> PurchaseState {
-    PurchaseState::Bought {
-        buy_id: info.buy_id,
-        item_id: info.item.id,
+/// What the exchange says about a bought purchase's trade offer now (`market_getinfo`, or a
+/// `status_change` event).
+pub(super) struct OfferNews<'a> {
+    pub buy_id: BuyId,
+    /// `None` when the report does not say (the recorded listing is kept).
+    pub item_id: Option<ItemId>,
+    pub offer: &'a OfferStatus,
+    pub tradeofferid: Option<&'a str>,
+    pub error_reason: Option<&'a str>,
+}
+
+/// Records a bought purchase's new offer status; `via` names a source other than polling. The
+/// lifecycle refuses what contradicts the record (another buy_id, a final status moving on).
+/// Returns whether the ledger changed.
+pub(super) fn record_offer(engine: &Engine, cid: &CustomId, news: &OfferNews<'_>, via: Option<&str>) -> bool {
+    let Ok(Some(rec)) = engine.ledger.get(cid) else { return false };
+    let (debited, item_id, offer) = match &rec.state {
+        PurchaseState::Bought { debited, item_id, offer, .. } => (*debited, *item_id, offer),
+        _ => return false,
+    };
+    if offer == news.offer {
+        return false;
+    }
+    let state = PurchaseState::Bought {
+        buy_id: news.buy_id,
+        item_id: news.item_id.unwrap_or(item_id),
         debited,
-        offer: info.offer_status.clone(),
-        tradeofferid: info.tradeofferid.clone(),
+        offer: news.offer.clone(),
+        tradeofferid: news.tradeofferid.map(str::to_string),
+    };
+    let mut detail = format!("offer {offer} → {}", news.offer);
+    if let Some(why) = news.error_reason {
+        detail.push_str(&format!(" ({why})"));
+    }
+    if let Some(via) = via {
+        detail.push_str(&format!(", by {via}"));
+    }
+    tracing::info!(custom_id = %cid, item = %rec.intent.name, "{detail}");
+    match engine.ledger.transition(cid, state, engine.clock.now(), &detail) {
+        Ok(_) => {
+            if news.offer.is_final() && !offer.is_final() {
+                engine.recipient_failed(rec.recipient.as_deref(), news.offer);
+                engine.delivery_ended(news.offer);
+            }
+            true
+        }
+        Err(e) => {
+            tracing::warn!(custom_id = %cid, error = %e, "offer status change not recorded");
+            false
+        }
     }
 }

@@ -369,12 +369,8 @@ fn authenticate(st: &Sb, params: &Params, headers: &HeaderMap) -> Result<(), Api
         return Err(error::INVALID_SHOPID);
     }
     match params.str("sign") {
-        Some(s)
-            if signature::verify(params.scalars(), &st.secret, s)
-                || params.literal_scalars().is_some_and(|l| signature::verify(l, &st.secret, s)) =>
-        {
-            Ok(())
-        }
+        // PHP's rendering, or another a public client signs (numbers as written, JS booleans).
+        Some(s) if params.signed_renderings().into_iter().any(|r| signature::verify(r, &st.secret, s)) => Ok(()),
         _ => Err(error::INVALID_SIGNATURE),
     }
 }

@@ -1,5 +1,5 @@
 //! The simulated SkinsBack server: the same HTTP API byte for byte (`POST /api.php`), the event
-//! websocket (`/ws/`), event webhooks, a living market, trade offers that resolve over time, faults
+//! websocket (`/ws/`, and `/` for older SDKs), event webhooks, a living market, trade offers that resolve over time, faults
 //! on demand, and inspection endpoints under `/sandbox/…`. Runs in-process (tests, the embedded
 //! default) or standalone (`skinbot sandbox`).
 //!
@@ -93,12 +93,16 @@ pub async fn start_with_limits(config: SandboxConfig, addr: SocketAddr, limits: 
         shop_id: config.shop_id.clone(),
         secret: config.secret.clone(),
         render,
+        ws_gate: ws::Gate::new(),
     });
 
     let app = Router::new()
         .route("/api.php", any(api::handle))
         .route("/ws", get(ws::handle))
         .route("/ws/", get(ws::handle))
+        // Older SDKs connect at the root (`<host>/?shopid=…`).
+        .route("/", get(ws::handle))
+        .route("/sandbox/websocket", get(ws::gate).post(ws::set_gate))
         .merge(admin::routes())
         .with_state(shared.clone());
     let listener =
@@ -198,6 +202,11 @@ impl Sandbox {
     pub fn set_faults(&self, faults: Faults) {
         tracing::info!(target: "sandbox", ?faults, "faults set");
         self.shared.lock().faults = faults;
+    }
+
+    /// Takes the websocket server down (every socket is cut, new ones get 503) or up again.
+    pub fn set_websocket_up(&self, up: bool) {
+        self.shared.ws_gate.set(up);
     }
 
     /// Changes how future offers resolve (offers already made keep their planned path).

@@ -63,6 +63,10 @@ pub struct Params {
     /// The reference's simulator rule signs floats as their literal text, PHP's table as `12.5`;
     /// a signature over either is accepted.
     literals: Vec<(String, String)>,
+    /// Top-level JSON booleans and nulls, as a JavaScript client signs them (reference §3.3):
+    /// `true`/`false` as words (PHP: `1`/empty), `null` left out (`typeof null` is `'object'`,
+    /// which those clients skip). `None` = left out.
+    js: Vec<(String, Option<&'static str>)>,
 }
 
 impl Params {
@@ -83,30 +87,52 @@ impl Params {
     pub fn from_json_bytes(body: &[u8]) -> Params {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(map)) => {
+                let js = map
+                    .iter()
+                    .filter_map(|(k, v)| match v {
+                        Value::Bool(true) => Some((k.clone(), Some("true"))),
+                        Value::Bool(false) => Some((k.clone(), Some("false"))),
+                        Value::Null => Some((k.clone(), None)),
+                        _ => None,
+                    })
+                    .collect();
                 let entries: Vec<(String, Php)> = map.into_iter().map(|(k, v)| (k, Php::from_json(v))).collect();
                 let literals = number_literals(body)
                     .into_iter()
                     .filter(|(k, lit)| entries.iter().any(|(ek, ev)| ek == k && ev.as_str() != Some(lit.as_str())))
                     .collect();
-                Params { entries, literals }
+                Params { entries, literals, js }
             }
             _ => Params::default(),
         }
     }
 
-    /// The scalars with JSON numbers as written, when any differ from PHP's rendering.
-    pub fn literal_scalars(&self) -> Option<Vec<(&str, &str)>> {
-        if self.literals.is_empty() {
-            return None;
+    /// Every rendering of the scalars that a client may have signed, PHP's first: then, when they
+    /// differ from it, the JSON numbers as written, and the JSON booleans and nulls as a JavaScript
+    /// client renders them (reference §3.3). A signature over any of them is accepted.
+    pub fn signed_renderings(&self) -> Vec<Vec<(&str, &str)>> {
+        let mut out = vec![self.scalars().collect::<Vec<_>>()];
+        if !self.literals.is_empty() {
+            out.push(
+                self.scalars()
+                    .map(|(k, v)| match self.literals.iter().find(|(lk, _)| lk == k) {
+                        Some((_, lit)) => (k, lit.as_str()),
+                        None => (k, v),
+                    })
+                    .collect(),
+            );
         }
-        Some(
-            self.scalars()
-                .map(|(k, v)| match self.literals.iter().find(|(lk, _)| lk == k) {
-                    Some((_, lit)) => (k, lit.as_str()),
-                    None => (k, v),
-                })
-                .collect(),
-        )
+        if !self.js.is_empty() {
+            out.push(
+                self.scalars()
+                    .filter_map(|(k, v)| match self.js.iter().find(|(jk, _)| jk == k) {
+                        Some((_, word)) => word.map(|w| (k, w)),
+                        None => Some((k, v)),
+                    })
+                    .collect(),
+            );
+        }
+        out
     }
 
     /// `application/x-www-form-urlencoded` with PHP bracket arrays (`a[]=1&b[0][id]=2`).
@@ -125,7 +151,7 @@ impl Params {
             full.extend(path);
             insert(&mut root, &full, value.into_owned());
         }
-        Params { entries: root, literals: Vec::new() }
+        Params { entries: root, literals: Vec::new(), js: Vec::new() }
     }
 
     pub fn get(&self, key: &str) -> Option<&Php> {
@@ -263,6 +289,24 @@ mod tests {
         let scalars: Vec<_> = p.scalars().collect();
         assert_eq!(scalars, vec![("a", "x"), ("b", "12"), ("c", "12.5"), ("d", "1"), ("e", ""), ("f", "")]);
         assert!(p.get("g").is_some() && p.str("g").is_none());
+    }
+
+    #[test]
+    fn json_booleans_and_nulls_may_be_signed_as_php_or_javascript_renders_them() {
+        let p = Params::from_json_bytes(br#"{"full":true,"off":false,"none":null,"n":12.50,"g":"cs2"}"#);
+        let r = p.signed_renderings();
+        assert_eq!(r.len(), 3, "{r:?}");
+        let sorted = |v: &[(&str, &str)]| {
+            let mut o: Vec<String> = v.iter().map(|(k, v)| format!("{k}:{v};")).collect();
+            o.sort();
+            o.concat()
+        };
+        assert_eq!(sorted(&r[0]), "full:1;g:cs2;n:12.5;none:;off:;");
+        assert_eq!(sorted(&r[1]), "full:1;g:cs2;n:12.50;none:;off:;");
+        assert_eq!(sorted(&r[2]), "full:true;g:cs2;n:12.5;off:false;");
+        // Nothing to render differently: PHP's rendering alone.
+        assert_eq!(Params::from_json_bytes(br#"{"full":1}"#).signed_renderings().len(), 1);
+        assert_eq!(Params::from_form(b"full=true").signed_renderings().len(), 1);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub(super) secret: String,
     /// How values go on the wire (strings or numbers), fixed at start.
     pub(super) render: Render,
+    /// The websocket server's on/off switch.
+    pub(super) ws_gate: super::ws::Gate,
 }
 
 impl Shared {

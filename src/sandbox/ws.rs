@@ -1,6 +1,11 @@
-//! `GET /ws/?shopid=…&signature=md5(id+secret)` (reference §6.1): `auth_success` or `auth_failed`
-//! first (a failed socket is then closed), the text `ping` is accepted (answered only when
-//! configured), and every market event is pushed to every authenticated socket.
+//! `GET /ws/?shopid=…&signature=md5(id+secret)` (reference §6.1), and the same at `/`, where older
+//! SDKs connect (they build `<host>/?shopid=…`): `auth_success` or `auth_failed` first (a failed
+//! socket is then closed), the text `ping` is accepted (answered only when configured), and every
+//! market event is pushed to every authenticated socket.
+//!
+//! A switch takes the socket server down (`Sandbox::set_websocket_up`, `POST /sandbox/websocket
+//! {"up":false}`): every socket is cut without a closing handshake and new ones are refused with
+//! 503 until it is up again — what a client sees when the upstream socket server dies.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,19 +13,67 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::shared::{stopped, Shared};
 use crate::signature::websocket_signature;
+
+/// Whether the socket server is up (the admin switch); sessions watch it.
+#[derive(Debug)]
+pub(crate) struct Gate(watch::Sender<bool>);
+
+impl Gate {
+    pub(crate) fn new() -> Gate {
+        Gate(watch::Sender::new(true))
+    }
+
+    pub(crate) fn set(&self, up: bool) {
+        tracing::info!(target: "sandbox", up, "websocket server switched");
+        self.0.send_replace(up);
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    fn down(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.subscribe();
+        async move {
+            let _ = rx.wait_for(|up| !*up).await;
+        }
+    }
+}
 
 pub async fn handle(
     ws: WebSocketUpgrade,
     Query(q): Query<HashMap<String, String>>,
     State(app): State<Arc<Shared>>,
 ) -> Response {
+    if !app.ws_gate.is_up() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "websocket server down (sandbox switch)").into_response();
+    }
     ws.on_upgrade(move |socket| run(socket, app, q))
+}
+
+/// `GET /sandbox/websocket` → `{"up":true}`; `POST` the same to switch.
+pub async fn gate(State(app): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({ "up": app.ws_gate.is_up() }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct SetGate {
+    up: bool,
+}
+
+pub async fn set_gate(State(app): State<Arc<Shared>>, Json(req): Json<SetGate>) -> Json<Value> {
+    app.ws_gate.set(req.up);
+    Json(json!({ "up": app.ws_gate.is_up() }))
 }
 
 async fn run(mut socket: WebSocket, app: Arc<Shared>, q: HashMap<String, String>) {
@@ -44,6 +97,8 @@ async fn run(mut socket: WebSocket, app: Arc<Shared>, q: HashMap<String, String>
     }
     let idle = tokio::time::sleep(idle_timeout.unwrap_or(Duration::from_secs(86_400)));
     tokio::pin!(idle);
+    let killed = app.ws_gate.down();
+    tokio::pin!(killed);
     loop {
         tokio::select! {
             msg = socket.recv() => {
@@ -76,6 +131,11 @@ async fn run(mut socket: WebSocket, app: Arc<Shared>, q: HashMap<String, String>
                 Err(RecvError::Closed) => break,
             },
             _ = stopped(app.shutdown.clone()) => break,
+            _ = &mut killed => {
+                // Cut, not closed: no closing handshake, as when the server process dies.
+                tracing::info!(target: "sandbox", "websocket cut (server switched down)");
+                return;
+            }
         }
     }
     let _ = socket.send(Message::Close(None)).await;
