@@ -26,7 +26,7 @@ pub struct ResumeArgs {
 
 /// Where the bot's state is: the config's `[state] dir`, or a folder.
 #[derive(Debug, Clone, clap::Args)]
-pub struct StateArgs {
+pub(crate) struct StateArgs {
     /// The config file whose `[state] dir` holds the ledger.
     #[arg(long, global = true, conflicts_with = "state_dir")]
     config: Option<PathBuf>,

@@ -20,7 +20,7 @@ pub struct LedgerArgs {
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum LedgerCmd {
+pub(crate) enum LedgerCmd {
     /// Purchases, newest first: time (UTC), custom_id, strategy/rule, item, price seen, max price
     /// sent, debited, state, recipient.
     List(ListArgs),
@@ -48,7 +48,7 @@ pub enum LedgerCmd {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Created at or after: a duration back (30m, 24h, 7d), a date (2026-11-27) or an RFC 3339 time.
     #[arg(long)]
     since: Option<String>,
@@ -83,7 +83,7 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct SummaryArgs {
+pub(crate) struct SummaryArgs {
     #[arg(long, value_enum, default_value_t = GroupBy::Day)]
     by: GroupBy,
     /// The timezone days and weeks begin in (IANA name; default UTC).
@@ -108,7 +108,7 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     Csv,
     Ndjson,
 }
@@ -442,7 +442,7 @@ fn align(rows: &[Vec<String>], right: impl Fn(usize) -> bool) -> Vec<String> {
 }
 
 /// The `list` table: a header, then one aligned line per record.
-pub fn format_list(records: &[&PurchaseRecord]) -> Vec<String> {
+pub(crate) fn format_list(records: &[&PurchaseRecord]) -> Vec<String> {
     let header =
         ["time (UTC)", "custom_id", "strategy/rule", "item", "price seen", "max", "debited", "state", "recipient"];
     let mut rows = vec![header.map(String::from).to_vec()];

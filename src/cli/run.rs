@@ -150,7 +150,7 @@ fn identity(config: &Config) -> String {
 }
 
 /// How a dry run's ledger identity begins: its purchases are simulated.
-pub const DRY_RUN: &str = "dry run (simulated purchases) on ";
+pub(crate) const DRY_RUN: &str = "dry run (simulated purchases) on ";
 
 const EMBEDDED: &str = "embedded sandbox";
 

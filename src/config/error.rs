@@ -31,7 +31,7 @@ impl FileError {
     }
 
     /// From a TOML syntax or shape error (unknown field, wrong type, missing field).
-    pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> Self {
+    pub(crate) fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> Self {
         FileError {
             file: file.display().to_string(),
             line: err.span().map(|s| line_of(source, s.start)),
@@ -57,7 +57,7 @@ impl fmt::Display for FileError {
 impl std::error::Error for FileError {}
 
 /// 1-based line number of a byte offset.
-pub fn line_of(source: &str, offset: usize) -> usize {
+pub(crate) fn line_of(source: &str, offset: usize) -> usize {
     let end = offset.min(source.len());
     source.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }

@@ -32,7 +32,8 @@ use raw::RawConfig;
 use validate::Ctx;
 
 /// The sandbox's trade link in the embedded default: any well-formed link works there.
-pub const SANDBOX_TRADE_URL: &str = "https://steamcommunity.com/tradeoffer/new/?partner=123456789&token=SandBox1";
+pub(crate) const SANDBOX_TRADE_URL: &str =
+    "https://steamcommunity.com/tradeoffer/new/?partner=123456789&token=SandBox1";
 
 /// Where orders go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,13 +187,13 @@ impl SecretSource for ProcessEnv {
 impl Config {
     /// Where the ledger lives: `<state>/ledger`, or `<state>/ledger-dry-run` for a dry run (its
     /// simulated purchases never mix with real ones).
-    pub fn ledger_dir(&self) -> PathBuf {
+    pub(crate) fn ledger_dir(&self) -> PathBuf {
         self.state_dir.join(if self.dry_run { "ledger-dry-run" } else { "ledger" })
     }
 
     /// The configuration used when no file is given: in-process sandbox, example strategies, a
     /// fast schedule, state under `state/`.
-    pub fn embedded_default() -> Config {
+    pub(crate) fn embedded_default() -> Config {
         Self::from_raw(Path::new("<embedded default>"), "", RawConfig::default(), &ProcessEnv)
             .unwrap_or_else(|e| panic!("the embedded default config is invalid: {e}"))
     }

@@ -31,12 +31,12 @@ impl Cron {
     }
 
     /// The first fire time strictly after `after`, evaluated in `tz`.
-    pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         self.schedule.after(&after.with_timezone(&tz)).next().map(|t| t.with_timezone(&Utc))
     }
 
     /// How many fire times fall in `(from, to]` — the ticks missed by a job that ran that long.
-    pub fn fires_between(&self, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> usize {
+    pub(crate) fn fires_between(&self, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> usize {
         self.schedule.after(&from.with_timezone(&tz)).take_while(|t| t.with_timezone(&Utc) <= to).take(10_000).count()
     }
 }

@@ -55,7 +55,7 @@ numeric_id!(
 pub struct CustomId(String);
 
 impl CustomId {
-    pub const MAX_LEN: usize = 64;
+    pub(crate) const MAX_LEN: usize = 64;
 
     pub fn as_str(&self) -> &str {
         &self.0

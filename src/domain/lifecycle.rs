@@ -97,7 +97,7 @@ impl PartialEq<&str> for Stage {
 
 /// What a requested state change does.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// The new state follows the recorded one: record it.
     Apply,
     /// The same state again (an offer status polled twice): nothing to record.
@@ -106,7 +106,7 @@ pub enum Change {
 
 /// A state change the lifecycle does not allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransitionError {
+pub(crate) enum TransitionError {
     /// The new state contradicts what is recorded (a bought purchase's buy id, item, debit or trade
     /// offer, or a bought purchase becoming anything but bought).
     Conflict(String),
@@ -124,7 +124,7 @@ pub struct Weight {
 }
 
 impl PurchaseState {
-    pub fn stage(&self) -> Stage {
+    pub(crate) fn stage(&self) -> Stage {
         match self {
             PurchaseState::Pending => Stage::Pending,
             PurchaseState::Sent => Stage::Sent,
@@ -161,7 +161,7 @@ impl PurchaseState {
 
     /// A bought purchase whose offer is still worth asking about: not final yet, or accepted (a
     /// rollback may follow for a while).
-    pub fn is_followed(&self) -> bool {
+    pub(crate) fn is_followed(&self) -> bool {
         match self {
             PurchaseState::Bought { offer, .. } => !offer.is_final() || *offer == OfferStatus::Accepted,
             _ => false,
@@ -190,7 +190,7 @@ impl PurchaseState {
     }
 
     /// Whether `to` may follow this state (see the module doc).
-    pub fn check_transition(&self, to: &PurchaseState) -> Result<Change, TransitionError> {
+    pub(crate) fn check_transition(&self, to: &PurchaseState) -> Result<Change, TransitionError> {
         if self == to {
             return Ok(Change::NoOp);
         }

@@ -3,7 +3,7 @@
 
 pub mod game;
 pub mod ids;
-pub mod lifecycle;
+pub(crate) mod lifecycle;
 pub mod market_name;
 pub mod money;
 pub mod offer;

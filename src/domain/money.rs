@@ -28,7 +28,7 @@ impl Usd {
         parse_decimal(text).map(Usd)
     }
 
-    pub fn is_negative(self) -> bool {
+    pub(crate) fn is_negative(self) -> bool {
         self.0.is_sign_negative() && !self.0.is_zero()
     }
 
@@ -52,17 +52,17 @@ impl Usd {
     }
 
     /// Rounded to cents, half away from zero: how prices travel on the wire.
-    pub fn round_cents(self) -> Usd {
+    pub(crate) fn round_cents(self) -> Usd {
         Usd(self.0.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
     }
 
     /// Rounded down to cents: a ceiling that must never be exceeded (e.g. a `max_price`).
-    pub fn floor_cents(self) -> Usd {
+    pub(crate) fn floor_cents(self) -> Usd {
         Usd(self.0.round_dp_with_strategy(2, RoundingStrategy::ToNegativeInfinity))
     }
 
     /// Rounded up to cents: a reservation that covers a sub-cent price.
-    pub fn ceil_cents(self) -> Usd {
+    pub(crate) fn ceil_cents(self) -> Usd {
         Usd(self.0.round_dp_with_strategy(2, RoundingStrategy::ToPositiveInfinity))
     }
 
@@ -102,13 +102,14 @@ impl CurrencyCode {
         &self.0
     }
 
-    pub fn is_usd(&self) -> bool {
+    pub(crate) fn is_usd(&self) -> bool {
         self.0 == "usd"
     }
 
     /// The currencies the SkinsBack `currencies` method is documented to list. A limit or price
     /// written in another one could never be converted: it would block every order silently.
-    pub const LISTED: [&'static str; 10] = ["usd", "rub", "uah", "eur", "cny", "kzt", "aud", "cad", "brl", "nzd"];
+    pub(crate) const LISTED: [&'static str; 10] =
+        ["usd", "rub", "uah", "eur", "cny", "kzt", "aud", "cad", "brl", "nzd"];
 
     /// This code, if the API lists it (for amounts a user writes; the API's own lists are taken
     /// as they come).
@@ -185,7 +186,7 @@ impl Money {
     }
 
     /// Converts to USD with `rates` (units of a currency per 1 USD, as the `currencies` method lists them).
-    pub fn to_usd(&self, rates: &Rates) -> Result<Usd, MoneyError> {
+    pub(crate) fn to_usd(&self, rates: &Rates) -> Result<Usd, MoneyError> {
         rates.to_usd(self.amount, &self.currency)
     }
 }
@@ -260,12 +261,12 @@ impl Rates {
         self.per_usd.iter()
     }
 
-    pub fn to_usd(&self, amount: Decimal, code: &CurrencyCode) -> Result<Usd, MoneyError> {
+    pub(crate) fn to_usd(&self, amount: Decimal, code: &CurrencyCode) -> Result<Usd, MoneyError> {
         let rate = self.get(code).ok_or_else(|| MoneyError::NoRate(code.clone()))?;
         amount.checked_div(rate).map(Usd).ok_or(MoneyError::Overflow)
     }
 
-    pub fn from_usd(&self, usd: Usd, code: &CurrencyCode) -> Result<Decimal, MoneyError> {
+    pub(crate) fn from_usd(&self, usd: Usd, code: &CurrencyCode) -> Result<Decimal, MoneyError> {
         let rate = self.get(code).ok_or_else(|| MoneyError::NoRate(code.clone()))?;
         usd.0.checked_mul(rate).ok_or(MoneyError::Overflow)
     }
@@ -290,7 +291,7 @@ pub enum MoneyError {
 }
 
 /// Parses plain decimal text (`12`, `12.5`, `-0.25`); no exponents, no thousands separators.
-pub fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
+pub(crate) fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
     let t = text.trim();
     let plain = !t.is_empty()
         && t.trim_start_matches('-').chars().all(|c| c.is_ascii_digit() || c == '.')

@@ -29,7 +29,7 @@ pub enum OfferStatus {
 }
 
 impl OfferStatus {
-    pub const ALL_KNOWN: [OfferStatus; 10] = [
+    pub(crate) const ALL_KNOWN: [OfferStatus; 10] = [
         OfferStatus::CreatingTrade,
         OfferStatus::WaitingAccept,
         OfferStatus::Accepted,
@@ -65,7 +65,7 @@ impl OfferStatus {
     }
 
     /// The item did not reach (or did not stay with) the user.
-    pub fn is_failure(&self) -> bool {
+    pub(crate) fn is_failure(&self) -> bool {
         matches!(
             self,
             OfferStatus::Canceled
@@ -81,7 +81,7 @@ impl OfferStatus {
     /// Whether `next` may follow `self`: any status may follow one that is not final (polling can
     /// miss the statuses in between, and an unknown status is never final), and `accepted` may
     /// become `rollback_*`. The one rule the purchase lifecycle ([`super::PurchaseState`]) uses.
-    pub fn can_become(&self, next: &OfferStatus) -> bool {
+    pub(crate) fn can_become(&self, next: &OfferStatus) -> bool {
         use OfferStatus::*;
         self != next && (!self.is_final() || matches!((self, next), (Accepted, RollbackUser | RollbackSupplier)))
     }

@@ -58,12 +58,12 @@ impl PurchaseRecord {
 
     /// When the exchange may last have received its request: the last transition (the `sent` mark,
     /// or a later answer), never before it was recorded.
-    pub fn last_attempt(&self) -> DateTime<Utc> {
+    pub(crate) fn last_attempt(&self) -> DateTime<Utc> {
         self.transitions.last().map(|t| t.at).unwrap_or(self.created_at).max(self.created_at)
     }
 
     /// Recorded and never sent: pending, by a version that marks every request before it leaves.
-    pub fn never_sent(&self) -> bool {
+    pub(crate) fn never_sent(&self) -> bool {
         self.sends_marked && self.state == PurchaseState::Pending
     }
 

@@ -30,7 +30,7 @@ impl TradeLink {
     }
 
     /// From a whole Steam trade URL.
-    pub fn parse_url(url: &str) -> Result<Self, TradeLinkError> {
+    pub(crate) fn parse_url(url: &str) -> Result<Self, TradeLinkError> {
         let query = url.split_once('?').map(|(_, q)| q).ok_or_else(|| TradeLinkError::NotATradeUrl(redact_url(url)))?;
         let mut partner = None;
         let mut token = None;

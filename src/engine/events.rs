@@ -36,8 +36,8 @@ use crate::guard::LastBalance;
 use crate::signature::websocket_signature;
 
 /// The documented keep-alive: the text frame `ping`, every 30 s (reference §6.1).
-pub const PING: &str = "ping";
-pub const PING_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const PING: &str = "ping";
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(30);
 /// Nothing at all for this long — no event, no pong to our protocol-level ping, which every
 /// websocket server answers — and the socket is taken for dead.
 const SILENT_FOR: Duration = Duration::from_secs(75);
@@ -54,9 +54,9 @@ const AUTH_FAILED_RETRY: Duration = Duration::from_secs(300);
 /// With `[events] enabled = false`, how often the setting is read again (a reload may turn it on).
 const DISABLED_RECHECK: Duration = Duration::from_secs(30);
 /// While the socket is up, offers are still polled this often: a safety net for a lost event.
-pub const FOLLOW_EVERY_WHILE_LIVE: chrono::Duration = chrono::Duration::seconds(30);
+pub(crate) const FOLLOW_EVERY_WHILE_LIVE: chrono::Duration = chrono::Duration::seconds(30);
 
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why the websocket could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -222,7 +222,7 @@ pub struct EventsStatus {
 
 /// The engine's side of the websocket: its status and the pace of offer polling.
 #[derive(Debug)]
-pub struct Link {
+pub(crate) struct Link {
     status: watch::Sender<EventsStatus>,
     /// When offers were last followed by polling; `None` = at the next poll.
     last_follow: Mutex<Option<DateTime<Utc>>>,

@@ -17,7 +17,7 @@ use crate::strategy::file::Strategy;
 /// of the configured size otherwise. Each chunk's intents are recorded just before the chunk leaves;
 /// a stop or halt between chunks keeps the rest unrecorded and unsent. The guard approved the whole
 /// tick at once, so recording later chunks later changes none of its arithmetic.
-pub async fn execute(
+pub(crate) async fn execute(
     engine: &Engine,
     config: &Config,
     strategies: &[Strategy],

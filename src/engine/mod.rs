@@ -16,10 +16,10 @@
 mod brakes;
 pub mod clock;
 pub mod events;
-pub mod executor;
+pub(crate) mod executor;
 pub mod reconcile;
 pub mod reload;
-pub mod scheduler;
+pub(crate) mod scheduler;
 pub mod status;
 pub mod tick;
 
@@ -182,7 +182,7 @@ impl Engine {
     }
 
     /// Writes `status.json` in `dir` after every tick, for `skinbot status`.
-    pub fn report_status_to(&self, dir: std::path::PathBuf) {
+    pub(crate) fn report_status_to(&self, dir: std::path::PathBuf) {
         let _ = self.status_dir.set(dir);
     }
 

@@ -18,7 +18,7 @@ pub(super) const ROLLBACK_WATCH: chrono::Duration = chrono::Duration::days(8);
 /// bought; pending and never sent → released at once; unknown to the exchange long enough after
 /// the request left → nothing was bought, the reservation is released. Every ten minutes, also
 /// looks for purchases the exchange completed after the ledger had released them.
-pub async fn resolve_open(engine: &Engine) {
+pub(crate) async fn resolve_open(engine: &Engine) {
     let open = match engine.ledger.open_purchases() {
         Ok(list) => list,
         Err(e) => return tracing::error!(error = %e, "cannot read open purchases"),
@@ -199,7 +199,7 @@ pub(super) fn resolve_bought(engine: &Engine, r: &PurchaseRecord, info: &Purchas
 
 /// Bought purchases whose offer is still moving: asks `market_getinfo(buy_ids)` and records changes.
 /// While the websocket brings offer changes as they happen, only every so often (see `events`).
-pub async fn follow_offers(engine: &Engine) {
+pub(crate) async fn follow_offers(engine: &Engine) {
     let now = engine.clock.now();
     if !engine.events.follow_due(now) {
         return;

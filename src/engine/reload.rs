@@ -87,7 +87,7 @@ fn digest_file(h: &mut Sha256, path: &Path) {
 }
 
 /// The hash stamped on purchases: the config text and every strategy file.
-pub fn combined_hash(config_hash: &str, strategies: &[Strategy]) -> String {
+pub(crate) fn combined_hash(config_hash: &str, strategies: &[Strategy]) -> String {
     let mut h = Sha256::new();
     h.update(config_hash.as_bytes());
     for s in strategies {

@@ -20,7 +20,7 @@ pub struct JobStats {
 
 /// Runs `job` at every fire time of `cron` in `tz` until `shutdown` becomes true. A run in
 /// progress is always finished: shutdown is only observed between runs.
-pub async fn run_job<F, Fut>(
+pub(crate) async fn run_job<F, Fut>(
     name: &'static str,
     cron: Cron,
     tz: Tz,

@@ -52,7 +52,7 @@ pub struct TickReport {
     pub api_errors_total: u64,
 }
 
-pub fn status_path(state_dir: &Path) -> PathBuf {
+pub(crate) fn status_path(state_dir: &Path) -> PathBuf {
     state_dir.join("status.json")
 }
 

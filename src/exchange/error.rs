@@ -128,7 +128,7 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    pub fn from_token(code: i64, token: &str) -> Rejection {
+    pub(crate) fn from_token(code: i64, token: &str) -> Rejection {
         Rejection::by_token(token).unwrap_or(match code {
             -1 => Rejection::PleaseUsePost,
             -5 => Rejection::InvalidMethod,
@@ -182,7 +182,7 @@ impl Rejection {
     /// Anything else (a code this build does not know, a known code with an unexpected message,
     /// `custom_id` already used) may hide a purchase: it is an unknown outcome, resolved by
     /// `custom_id`.
-    pub fn buy_bought_nothing(code: i64, message: &str) -> bool {
+    pub(crate) fn buy_bought_nothing(code: i64, message: &str) -> bool {
         Rejection::by_token(message).and_then(|r| r.documented_buy_code()) == Some(code)
     }
 }

@@ -40,8 +40,8 @@ struct Backoff {
 
 impl Limiter {
     /// First back-off after a `-7`; doubles with each further one, up to [`Limiter::MAX_BACKOFF`].
-    pub const BASE_BACKOFF: Duration = Duration::from_secs(2);
-    pub const MAX_BACKOFF: Duration = Duration::from_secs(120);
+    pub(crate) const BASE_BACKOFF: Duration = Duration::from_secs(2);
+    pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(120);
 
     /// `per_minute` for every call together; `background_share_percent` of that for background calls
     /// (at least one a minute).
@@ -63,12 +63,12 @@ impl Limiter {
         self.per_minute
     }
 
-    pub fn background_per_minute(&self) -> NonZeroU32 {
+    pub(crate) fn background_per_minute(&self) -> NonZeroU32 {
         self.background_per_minute
     }
 
     /// Waits until a call of this priority may go out.
-    pub async fn acquire(&self, priority: Priority) {
+    pub(crate) async fn acquire(&self, priority: Priority) {
         loop {
             let until = self.backoff.lock().map(|b| b.until).unwrap_or(None);
             match until {
@@ -83,7 +83,7 @@ impl Limiter {
     }
 
     /// The exchange answered `-7`: hold every call back for a growing, jittered while.
-    pub fn penalize(&self) -> Duration {
+    pub(crate) fn penalize(&self) -> Duration {
         let mut b = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
         b.strikes = b.strikes.saturating_add(1);
         let wait = backoff_for(b.strikes, rand::rng().random_range(0..=1000));
@@ -100,14 +100,14 @@ impl Limiter {
     }
 
     /// A call succeeded: the next `-7` starts the back-off from the beginning.
-    pub fn forgive(&self) {
+    pub(crate) fn forgive(&self) {
         if let Ok(mut b) = self.backoff.lock() {
             b.strikes = 0;
         }
     }
 
     /// When calls may go out again, if a back-off is in force.
-    pub fn blocked_until(&self) -> Option<Instant> {
+    pub(crate) fn blocked_until(&self) -> Option<Instant> {
         self.backoff.lock().ok().and_then(|b| b.until).filter(|u| *u > Instant::now())
     }
 }

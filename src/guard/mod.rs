@@ -175,7 +175,7 @@ pub struct Verdicts {
 
 /// Price sanity: a candidate priced more than `factor` times above or below its item's recorded
 /// median (in `medians`; items without one pass) is refused — a mispriced bait or a corrupted list.
-pub fn sane_prices(
+pub(crate) fn sane_prices(
     candidates: Vec<Candidate>,
     medians: &HashMap<(Game, String), Usd>,
     factor: rust_decimal::Decimal,

@@ -16,7 +16,7 @@ use super::{decode_record, Ledger, LedgerError};
 use crate::domain::{CustomId, PurchaseRecord};
 
 /// 64 hex zeros: the `prev_hash` of the first event.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 pub(super) const META_NEXT_SEQ: &str = "events.next_seq";
 pub(super) const META_LAST_HASH: &str = "events.last_hash";
@@ -210,7 +210,7 @@ impl Ledger {
 
     /// The number of events and the hash of the last one (`GENESIS_HASH` when there are none): worth
     /// writing down elsewhere, since a log rewritten from the start with fresh hashes verifies.
-    pub fn chain_head(&self) -> Result<(u64, String), LedgerError> {
+    pub(crate) fn chain_head(&self) -> Result<(u64, String), LedgerError> {
         let next_seq = match self.meta.get(META_NEXT_SEQ).map_err(|e| self.storage(e))? {
             Some(v) => u64_from("meta", META_NEXT_SEQ, &v)?,
             None => 1,

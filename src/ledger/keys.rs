@@ -13,7 +13,7 @@ use super::LedgerError;
 use crate::domain::{CustomId, Game};
 
 /// Sequence numbers within one second of custom ids: six digits, so the width never changes.
-pub const ID_SEQ_LIMIT: u32 = 1_000_000;
+pub(crate) const ID_SEQ_LIMIT: u32 = 1_000_000;
 
 pub fn custom_id(second: i64, seq: u32) -> Result<CustomId, LedgerError> {
     let at = DateTime::<Utc>::from_timestamp(second, 0)
@@ -24,12 +24,12 @@ pub fn custom_id(second: i64, seq: u32) -> Result<CustomId, LedgerError> {
 }
 
 /// `created_at` as an 8-byte big-endian key prefix that sorts like the time (negative times included).
-pub fn time_prefix(at: DateTime<Utc>) -> [u8; 8] {
+pub(crate) fn time_prefix(at: DateTime<Utc>) -> [u8; 8] {
     // Flipping the sign bit maps signed order onto unsigned byte order.
     (at.timestamp_micros() ^ i64::MIN).to_be_bytes()
 }
 
-pub fn time_index_key(at: DateTime<Utc>, id: &CustomId) -> Vec<u8> {
+pub(crate) fn time_index_key(at: DateTime<Utc>, id: &CustomId) -> Vec<u8> {
     let mut key = Vec::with_capacity(8 + id.as_str().len());
     key.extend_from_slice(&time_prefix(at));
     key.extend_from_slice(id.as_str().as_bytes());
@@ -37,18 +37,18 @@ pub fn time_index_key(at: DateTime<Utc>, id: &CustomId) -> Vec<u8> {
 }
 
 /// The custom id inside a `by_time` / `open` key.
-pub fn id_from_time_index_key(tree: &'static str, key: &[u8]) -> Result<CustomId, LedgerError> {
+pub(crate) fn id_from_time_index_key(tree: &'static str, key: &[u8]) -> Result<CustomId, LedgerError> {
     let corrupt = |reason: &str| LedgerError::Corrupt { tree, key: hex::encode(key), reason: reason.to_string() };
     let id = key.get(8..).ok_or_else(|| corrupt("key shorter than its 8-byte time prefix"))?;
     let id = std::str::from_utf8(id).map_err(|_| corrupt("custom id is not UTF-8"))?;
     id.parse().map_err(|_| corrupt("not a valid custom id"))
 }
 
-pub fn event_key(seq: u64) -> [u8; 8] {
+pub(crate) fn event_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
-pub fn u64_from(tree: &'static str, key: &str, bytes: &[u8]) -> Result<u64, LedgerError> {
+pub(crate) fn u64_from(tree: &'static str, key: &str, bytes: &[u8]) -> Result<u64, LedgerError> {
     let array: [u8; 8] = bytes.try_into().map_err(|_| LedgerError::Corrupt {
         tree,
         key: key.to_string(),
@@ -58,7 +58,7 @@ pub fn u64_from(tree: &'static str, key: &str, bytes: &[u8]) -> Result<u64, Ledg
 }
 
 /// `game` 0x00 `name` 0x00: the prefix of every price entry of one item.
-pub fn price_prefix(game: Game, name: &str) -> Result<Vec<u8>, LedgerError> {
+pub(crate) fn price_prefix(game: Game, name: &str) -> Result<Vec<u8>, LedgerError> {
     if name.as_bytes().contains(&0) {
         return Err(LedgerError::BadItemName { name: name.to_string(), reason: "it contains a NUL byte" });
     }
@@ -70,7 +70,7 @@ pub fn price_prefix(game: Game, name: &str) -> Result<Vec<u8>, LedgerError> {
     Ok(key)
 }
 
-pub fn price_key(prefix: &[u8], second: u64) -> Vec<u8> {
+pub(crate) fn price_key(prefix: &[u8], second: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + 8);
     key.extend_from_slice(prefix);
     key.extend_from_slice(&second.to_be_bytes());
@@ -78,12 +78,12 @@ pub fn price_key(prefix: &[u8], second: u64) -> Vec<u8> {
 }
 
 /// Unix seconds of `at`, refused before 1970 (the key is unsigned).
-pub fn unix_second(at: DateTime<Utc>) -> Result<u64, LedgerError> {
+pub(crate) fn unix_second(at: DateTime<Utc>) -> Result<u64, LedgerError> {
     u64::try_from(at.timestamp()).map_err(|_| LedgerError::TimeOutOfRange { at: at.to_rfc3339() })
 }
 
 /// The time of a price key whose item prefix is `prefix_len` bytes long.
-pub fn price_key_second(key: &[u8], prefix_len: usize) -> Result<u64, LedgerError> {
+pub(crate) fn price_key_second(key: &[u8], prefix_len: usize) -> Result<u64, LedgerError> {
     let rest = key.get(prefix_len..).unwrap_or_default();
     let shown = String::from_utf8_lossy(key).replace('\0', "\\0");
     u64_from("prices", &shown, rest)

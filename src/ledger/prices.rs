@@ -40,7 +40,7 @@ impl Ledger {
     /// stored). Refuses the whole batch, writing nothing, if an item already has a price recorded after
     /// `at`. Within one second the later price replaces the earlier. Not flushed: losing the last
     /// half-second of prices in a crash costs nothing but history (sled flushes every 500 ms anyway).
-    pub fn record_prices<'a>(
+    pub(crate) fn record_prices<'a>(
         &self,
         game: Game,
         prices: impl IntoIterator<Item = (&'a str, Usd)>,

@@ -11,7 +11,7 @@ use crate::domain::{CurrencyCode, OfferStatus, PurchaseRecord, PurchaseState, Us
 
 /// Which purchases; every part is optional.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     /// Created at or after.
     pub since: Option<DateTime<Utc>>,
     /// Created before.
@@ -47,7 +47,7 @@ impl Filter {
 
 /// Parses `--since`/`--until`: a duration back from `now` (`30m`, `24h`, `7d`, `2w`), a date
 /// (`2026-11-27`, midnight UTC) or an RFC 3339 time.
-pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     let bad = || format!("`{text}` is neither a duration (30m, 24h, 7d, 2w), a date (2026-11-27) nor an RFC 3339 time");
     if let Some(unit) = t.chars().last().filter(|c| c.is_ascii_alphabetic()) {
@@ -70,7 +70,7 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Strin
 
 /// How a summary groups purchases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GroupBy {
+pub(crate) enum GroupBy {
     Day,
     Week,
     Item,
@@ -107,7 +107,7 @@ pub struct Totals {
 /// Groups `records` by `by` (days and weeks in `tz`) and adds them up in `currency`. A purchase
 /// whose recorded rates lack `currency` is counted but its money is left out, and its custom id is
 /// returned in the second list.
-pub fn summarize<'a>(
+pub(crate) fn summarize<'a>(
     records: impl IntoIterator<Item = &'a PurchaseRecord>,
     by: GroupBy,
     tz: Tz,
@@ -199,7 +199,7 @@ pub const EXPORT_COLUMNS: [&str; 20] = [
 ];
 
 /// One record as export cells, in [`EXPORT_COLUMNS`] order. Amounts are plain USD decimals.
-pub fn export_row(r: &PurchaseRecord) -> Vec<String> {
+pub(crate) fn export_row(r: &PurchaseRecord) -> Vec<String> {
     let (debited, buy_id, tradeofferid) = match &r.state {
         PurchaseState::Bought { debited, buy_id, tradeofferid, .. } => {
             (debited.amount().to_string(), buy_id.to_string(), tradeofferid.clone().unwrap_or_default())

@@ -30,7 +30,7 @@ use super::Sandbox;
 use crate::domain::money::parse_decimal;
 use crate::domain::{Game, Usd};
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/sandbox/balance", get(balance).post(set_balance))
         .route("/sandbox/purchases", get(purchases))

@@ -18,7 +18,7 @@ use crate::domain::money::parse_decimal;
 use crate::domain::{Game, Usd};
 
 /// The catalog shipped with the binary, so the sandbox runs with no files around.
-pub const SHIPPED: &str = include_str!("../../data/catalog.jsonl");
+pub(crate) const SHIPPED: &str = include_str!("../../data/catalog.jsonl");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogEntry {
@@ -97,7 +97,7 @@ impl Catalog {
 }
 
 /// Guesses the format of text without a telling extension.
-pub fn sniff(text: &str) -> Format {
+pub(crate) fn sniff(text: &str) -> Format {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     if first.starts_with('{') {
         return Format::JsonLines;

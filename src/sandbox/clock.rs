@@ -47,7 +47,7 @@ impl Clock {
         self.mode
     }
 
-    pub fn is_manual(&self) -> bool {
+    pub(crate) fn is_manual(&self) -> bool {
         matches!(self.mode, ClockMode::Manual)
     }
 
@@ -71,7 +71,7 @@ impl Clock {
     /// Time for windows that protect the server (the rate limit): unscaled wall time in real mode,
     /// so a fast-forwarded demo keeps the real 500 requests/minute; sandbox time in manual mode, so
     /// tests can end a block with `advance`.
-    pub fn limiter_now(&self) -> Duration {
+    pub(crate) fn limiter_now(&self) -> Duration {
         match self.mode {
             ClockMode::Manual => self.now(),
             ClockMode::Real { .. } => {

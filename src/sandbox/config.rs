@@ -111,7 +111,7 @@ impl Default for MarketDynamics {
 }
 
 impl MarketDynamics {
-    pub fn frozen() -> Self {
+    pub(crate) fn frozen() -> Self {
         MarketDynamics { step: Duration::ZERO, ..MarketDynamics::default() }
     }
 }

@@ -23,7 +23,7 @@ pub(crate) enum Event<'a> {
 }
 
 #[derive(Debug, Clone)]
-pub struct Hub {
+pub(crate) struct Hub {
     render: Render,
     ws: broadcast::Sender<Arc<str>>,
     webhook: Option<mpsc::UnboundedSender<Arc<str>>>,

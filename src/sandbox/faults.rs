@@ -144,14 +144,14 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Sliding-window limiter over every `/api.php` call (the sandbox has one project, so per project
 /// and per IP are the same thing here).
 #[derive(Debug, Default)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     recent: VecDeque<Duration>,
     blocked_until: Option<Duration>,
 }
 
 impl RateLimiter {
     /// Counts a request at `now`; `false` = answer -7. Requests refused during a block do not count.
-    pub fn admit(&mut self, limit: &RateLimit, now: Duration) -> bool {
+    pub(crate) fn admit(&mut self, limit: &RateLimit, now: Duration) -> bool {
         if let Some(until) = self.blocked_until {
             if now < until {
                 return false;
@@ -172,16 +172,16 @@ impl RateLimiter {
 }
 
 /// Durations as integer milliseconds in JSON (`"latency_ms": 250`).
-pub mod millis {
+pub(crate) mod millis {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }

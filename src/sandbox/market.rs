@@ -27,7 +27,7 @@ struct NameEntry {
 
 /// One listing as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListingView<'a> {
+pub(crate) struct ListingView<'a> {
     pub id: ItemId,
     pub name: &'a str,
     pub game: Game,
@@ -37,7 +37,7 @@ pub struct ListingView<'a> {
 
 /// A listing taken off the market by a purchase.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sold {
+pub(crate) struct Sold {
     pub id: ItemId,
     pub name: String,
     pub game: Game,
@@ -47,7 +47,7 @@ pub struct Sold {
 
 /// The lowest price and count of one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group<'a> {
+pub(crate) struct Group<'a> {
     pub name: &'a str,
     pub classid: &'a str,
     pub price: Usd,
@@ -55,7 +55,7 @@ pub struct Group<'a> {
 }
 
 #[derive(Debug)]
-pub struct Market {
+pub(crate) struct Market {
     names: Vec<NameEntry>,
     index: HashMap<(Game, String), usize>,
     by_game: HashMap<Game, Vec<usize>>,
@@ -119,11 +119,11 @@ impl Market {
         self.last_update
     }
 
-    pub fn touch(&mut self, now_unix: u64) {
+    pub(crate) fn touch(&mut self, now_unix: u64) {
         self.last_update = self.last_update.max(now_unix);
     }
 
-    pub fn listing_count(&self) -> usize {
+    pub(crate) fn listing_count(&self) -> usize {
         self.listings.len()
     }
 
@@ -136,7 +136,7 @@ impl Market {
     }
 
     /// Names of `game` that have listings, in catalog order, with lowest price and count.
-    pub fn groups(&self, game: Game) -> impl Iterator<Item = Group<'_>> {
+    pub(crate) fn groups(&self, game: Game) -> impl Iterator<Item = Group<'_>> {
         self.by_game.get(&game).into_iter().flatten().filter_map(move |&i| {
             let n = &self.names[i];
             n.book.first().map(|(p, _)| Group {
@@ -165,7 +165,7 @@ impl Market {
     }
 
     /// Listings of one exact name, cheapest first.
-    pub fn named(&self, game: Game, name: &str) -> Vec<ListingView<'_>> {
+    pub(crate) fn named(&self, game: Game, name: &str) -> Vec<ListingView<'_>> {
         match self.index.get(&(game, name.to_string())) {
             Some(&i) => self.book_of(i).collect(),
             None => Vec::new(),
@@ -173,7 +173,7 @@ impl Market {
     }
 
     /// Listings of that name in any game, cheapest first.
-    pub fn named_any_game(&self, name: &str) -> Vec<(ItemId, Usd)> {
+    pub(crate) fn named_any_game(&self, name: &str) -> Vec<(ItemId, Usd)> {
         let mut out: Vec<(ItemId, Usd)> =
             Game::ALL.iter().flat_map(|g| self.named(*g, name)).map(|l| (l.id, l.price)).collect();
         out.sort_by_key(|(id, p)| (*p, *id));

@@ -84,7 +84,7 @@ impl Params {
         }
     }
 
-    pub fn from_json_bytes(body: &[u8]) -> Params {
+    pub(crate) fn from_json_bytes(body: &[u8]) -> Params {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(map)) => {
                 let js = map
@@ -110,7 +110,7 @@ impl Params {
     /// Every rendering of the scalars that a client may have signed, PHP's first: then, when they
     /// differ from it, the JSON numbers as written, and the JSON booleans and nulls as a JavaScript
     /// client renders them (reference §3.3). A signature over any of them is accepted.
-    pub fn signed_renderings(&self) -> Vec<Vec<(&str, &str)>> {
+    pub(crate) fn signed_renderings(&self) -> Vec<Vec<(&str, &str)>> {
         let mut out = vec![self.scalars().collect::<Vec<_>>()];
         if !self.literals.is_empty() {
             out.push(
@@ -136,7 +136,7 @@ impl Params {
     }
 
     /// `application/x-www-form-urlencoded` with PHP bracket arrays (`a[]=1&b[0][id]=2`).
-    pub fn from_form(body: &[u8]) -> Params {
+    pub(crate) fn from_form(body: &[u8]) -> Params {
         let mut root = Vec::new();
         for (key, value) in form_urlencoded::parse(body) {
             let (base, path) = split_key(&key);
@@ -164,12 +164,12 @@ impl Params {
     }
 
     /// Like PHP `!empty($_POST[key])` for scalars: present, not `""` and not `"0"`.
-    pub fn truthy(&self, key: &str) -> bool {
+    pub(crate) fn truthy(&self, key: &str) -> bool {
         matches!(self.str(key), Some(s) if !s.is_empty() && s != "0")
     }
 
     /// A scalar that is present and not empty, trimmed.
-    pub fn non_empty(&self, key: &str) -> Option<&str> {
+    pub(crate) fn non_empty(&self, key: &str) -> Option<&str> {
         self.str(key).map(str::trim).filter(|s| !s.is_empty())
     }
 

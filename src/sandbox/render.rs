@@ -16,7 +16,7 @@ use crate::domain::Usd;
 /// A JSON value whose objects keep their field order, as PHP's `json_encode` does (`status`
 /// first, `id, name, price, classid` in that order). `serde_json::Value` would sort the keys.
 #[derive(Debug, Clone, PartialEq)]
-pub enum J {
+pub(crate) enum J {
     Null,
     Bool(bool),
     Num(Number),
@@ -33,13 +33,13 @@ impl J {
         }
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         // Serializing this type into a String cannot fail (no non-string keys, no I/O).
         serde_json::to_string(self).unwrap_or_default()
     }
 }
 
-pub fn obj<const N: usize>(fields: [(&'static str, J); N]) -> J {
+pub(crate) fn obj<const N: usize>(fields: [(&'static str, J); N]) -> J {
     J::Obj(fields.into())
 }
 
@@ -105,13 +105,13 @@ impl Serialize for J {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Render {
+pub(crate) struct Render {
     pub numbers: bool,
 }
 
 impl Render {
     /// A numeric text as a string, or as a JSON number in numbers mode.
-    pub fn num_text(&self, text: String) -> J {
+    pub(crate) fn num_text(&self, text: String) -> J {
         if self.numbers {
             if let Ok(n) = Number::from_str(&text) {
                 return J::Num(n);
@@ -130,7 +130,7 @@ impl Render {
         self.num_text(balance_text(d))
     }
 
-    pub fn int(&self, n: u64) -> J {
+    pub(crate) fn int(&self, n: u64) -> J {
         if self.numbers {
             J::Num(n.into())
         } else {
@@ -200,7 +200,7 @@ impl Render {
     }
 }
 
-pub fn balance_text(d: Decimal) -> String {
+pub(crate) fn balance_text(d: Decimal) -> String {
     format!("{:.3}", d.round_dp_with_strategy(3, RoundingStrategy::MidpointAwayFromZero))
 }
 
@@ -213,11 +213,11 @@ pub fn success(fields: Vec<(&'static str, J)>) -> J {
 }
 
 /// Text that is not a number, for the malformed-response fault.
-pub const NOT_A_NUMBER: &str = "12,34 USD";
+pub(crate) const NOT_A_NUMBER: &str = "12,34 USD";
 
 /// The malformed-response fault: every money field becomes text that is not a number, which a
 /// careful client must reject rather than read as zero.
-pub fn corrupt(v: &mut J) {
+pub(crate) fn corrupt(v: &mut J) {
     match v {
         J::Obj(fields) => {
             for (k, val) in fields.iter_mut() {
@@ -234,7 +234,7 @@ pub fn corrupt(v: &mut J) {
 }
 
 /// The omitted-custom_id fault: removes every `key` field, at any depth.
-pub fn remove_field(v: &mut J, key: &str) {
+pub(crate) fn remove_field(v: &mut J, key: &str) {
     match v {
         J::Obj(fields) => {
             fields.retain(|(k, _)| *k != key);
@@ -246,12 +246,12 @@ pub fn remove_field(v: &mut J, key: &str) {
 }
 
 /// Writes a JSON string literal (escaped) into a byte buffer; used for the big price list.
-pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     // serde_json's escaping; writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-pub fn push_value(out: &mut Vec<u8>, v: &J) {
+pub(crate) fn push_value(out: &mut Vec<u8>, v: &J) {
     let _ = serde_json::to_writer(&mut *out, v);
 }
 

@@ -64,7 +64,7 @@ pub struct RequestRecord {
 /// A `max_price` as sent: absent, a ceiling, or text that is not a number (nothing qualifies, as
 /// PHP's `(float)"abc"` is 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ceiling {
+pub(crate) enum Ceiling {
     None,
     At(Decimal),
 }
@@ -88,7 +88,7 @@ impl Ceiling {
 /// What every buy of one request shares: the trade link it goes to, when it is processed, and
 /// what an over-debit fault adds to each debit (zero without the fault).
 #[derive(Debug, Clone, Copy)]
-pub struct Terms<'a> {
+pub(crate) struct Terms<'a> {
     /// `partner`, `token`.
     pub link: (&'a str, &'a str),
     pub now: Duration,
@@ -96,7 +96,7 @@ pub struct Terms<'a> {
 }
 
 #[derive(Debug)]
-pub struct State {
+pub(crate) struct State {
     pub shop_id: String,
     pub secret: String,
     pub batch_max: usize,
@@ -200,19 +200,19 @@ impl State {
         &self.purchases
     }
 
-    pub fn purchase_by_buy_id(&self, id: u64) -> Option<&SandboxPurchase> {
+    pub(crate) fn purchase_by_buy_id(&self, id: u64) -> Option<&SandboxPurchase> {
         self.by_buy_id.get(&id).map(|i| &self.purchases[*i])
     }
 
-    pub fn purchase_by_custom_id(&self, id: &str) -> Option<&SandboxPurchase> {
+    pub(crate) fn purchase_by_custom_id(&self, id: &str) -> Option<&SandboxPurchase> {
         self.by_custom_id.get(id).map(|i| &self.purchases[*i])
     }
 
-    pub fn purchase_at(&self, idx: usize) -> &SandboxPurchase {
+    pub(crate) fn purchase_at(&self, idx: usize) -> &SandboxPurchase {
         &self.purchases[idx]
     }
 
-    pub fn custom_id_taken(&self, id: &str) -> bool {
+    pub(crate) fn custom_id_taken(&self, id: &str) -> bool {
         self.by_custom_id.contains_key(id)
     }
 
@@ -223,7 +223,7 @@ impl State {
     }
 
     /// `market_buy` by name: the cheapest listing of that name, if it is within the ceiling.
-    pub fn buy_by_name(
+    pub(crate) fn buy_by_name(
         &mut self,
         game: Game,
         name: &str,
@@ -247,7 +247,7 @@ impl State {
     /// `market_buy` by id, and each item of `market_batch_buy`. Checks in the order: custom_id
     /// reuse (7), listing gone (5), over the ceiling (6), balance (4). The ceiling is checked
     /// against the price; an over-debit fault charges more than that, ceiling or not.
-    pub fn buy_listing(
+    pub(crate) fn buy_listing(
         &mut self,
         id: ItemId,
         ceiling: Ceiling,
@@ -384,7 +384,7 @@ impl State {
     }
 
     /// Runs every market step and offer transition due at or before `now`, in time order.
-    pub fn process_until(&mut self, now: Duration) {
+    pub(crate) fn process_until(&mut self, now: Duration) {
         let mut steps = 0u32;
         loop {
             let offer_due = self.schedule.keys().next().map(|(t, _)| *t).filter(|t| *t <= now);
@@ -413,7 +413,7 @@ impl State {
 
     // ---- request log ----
 
-    pub fn next_request_seq(&mut self) -> u64 {
+    pub(crate) fn next_request_seq(&mut self) -> u64 {
         self.request_seq += 1;
         self.request_seq
     }

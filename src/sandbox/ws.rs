@@ -62,16 +62,16 @@ pub async fn handle(
 }
 
 /// `GET /sandbox/websocket` → `{"up":true}`; `POST` the same to switch.
-pub async fn gate(State(app): State<Arc<Shared>>) -> Json<Value> {
+pub(crate) async fn gate(State(app): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({ "up": app.ws_gate.is_up() }))
 }
 
 #[derive(serde::Deserialize)]
-pub struct SetGate {
+pub(crate) struct SetGate {
     up: bool,
 }
 
-pub async fn set_gate(State(app): State<Arc<Shared>>, Json(req): Json<SetGate>) -> Json<Value> {
+pub(crate) async fn set_gate(State(app): State<Arc<Shared>>, Json(req): Json<SetGate>) -> Json<Value> {
     app.ws_gate.set(req.up);
     Json(json!({ "up": app.ws_gate.is_up() }))
 }
