@@ -266,7 +266,7 @@ impl Rates {
         amount.checked_div(rate).map(Usd).ok_or(MoneyError::Overflow)
     }
 
-    pub(crate) fn from_usd(&self, usd: Usd, code: &CurrencyCode) -> Result<Decimal, MoneyError> {
+    pub fn from_usd(&self, usd: Usd, code: &CurrencyCode) -> Result<Decimal, MoneyError> {
         let rate = self.get(code).ok_or_else(|| MoneyError::NoRate(code.clone()))?;
         usd.0.checked_mul(rate).ok_or(MoneyError::Overflow)
     }
