@@ -22,6 +22,7 @@ mod error;
 mod events;
 pub mod faults;
 mod market;
+mod methods;
 mod php;
 mod purchase;
 mod render;
