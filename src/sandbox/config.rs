@@ -132,7 +132,9 @@ pub struct OfferConfig {
     /// `accepted` → `rollback_*`.
     #[serde(with = "super::faults::millis", rename = "rollback_after_ms")]
     pub rollback_after: Duration,
-    /// Chances at creation; a malformed trade token always gives `invalid_trade_token`.
+    /// Chances at creation; a malformed trade token always gives `invalid_trade_token`. These two
+    /// describe the account, not one offer: by default they come only from `dead_partners` (a
+    /// random one would pause a healthy recipient).
     pub p_invalid_trade_token: Probability,
     pub p_user_not_tradable: Probability,
     pub p_trade_create_error: Probability,
@@ -161,7 +163,7 @@ impl Default for OfferConfig {
             timeout_after: Duration::from_secs(600),
             rollback_after: Duration::from_secs(3600),
             p_invalid_trade_token: 0.0,
-            p_user_not_tradable: 0.01,
+            p_user_not_tradable: 0.0,
             p_trade_create_error: 0.02,
             p_accept: 0.9,
             p_cancel: 0.05,
