@@ -284,3 +284,43 @@ async fn a_purchase_that_lands_after_its_release_is_recorded_as_bought_at_the_ne
     let state = engine.ledger().get(&cid).unwrap().unwrap().state;
     assert!(matches!(state, PurchaseState::Bought { .. }), "{state:?}");
 }
+
+#[tokio::test]
+async fn the_intent_is_on_disk_before_its_request_reaches_the_exchange() {
+    use skinbot::domain::{CustomId, PurchaseState};
+    use skinbot::sandbox::Faults;
+    // The exchange holds every buy for a while: the request has arrived, nothing answers yet.
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    sb.set_faults(only_buys(Faults { buy_delay: Duration::from_secs(30), ..Faults::none() }));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("strategies")).unwrap();
+    std::fs::write(d.join("strategies/one.toml"), ONE_REDLINE).unwrap();
+    std::fs::write(d.join("secret.txt"), format!("{}\n", sb.secret())).unwrap();
+    std::fs::write(
+        d.join("skinbot.toml"),
+        format!(
+            "[exchange]\napi_url = \"{}\"\nshop_id = \"{}\"\nsecret_file = \"secret.txt\"\n\
+             [trade_link]\npartner = \"123456789\"\ntoken = \"AbCd1234\"\n\
+             [schedule]\npricelist = \"* * * * * *\"\n[strategies]\ndir = \"strategies\"\n[state]\ndir = \"state\"\n",
+            sb.api_url(),
+            sb.shop_id()
+        ),
+    )
+    .unwrap();
+    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_skinbot"))
+        .args(["run", "--config", d.join("skinbot.toml").to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let params = sb.wait_for_arrival("market_buy", Duration::from_secs(30)).await.expect("a buy request arrives");
+    // The moment the request is in the exchange's hands, the process dies without a chance to
+    // write anything more.
+    bot.kill().unwrap();
+    bot.wait().unwrap();
+    let cid: CustomId = params.iter().find(|(k, _)| k == "custom_id").expect("custom_id sent").1.parse().unwrap();
+    let ledger = Ledger::open(&d.join("state/ledger")).unwrap();
+    let record = ledger.get(&cid).unwrap().expect("the intent was on disk before its request left");
+    assert_eq!(record.state, PurchaseState::Sent, "recorded, reserved and marked sent, flushed");
+}

@@ -43,6 +43,30 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 }
 
 impl Sandbox {
+    /// Waits until a request for `method` has arrived (before any fault or processing), or `within`
+    /// has passed; returns the scalar parameters of the first one.
+    pub async fn wait_for_arrival(&self, method: &str, within: Duration) -> Option<Vec<(String, String)>> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Registered before looking, so an arrival in between still wakes us.
+            let notified = self.shared.arrived.notified();
+            let found = self
+                .shared
+                .arrivals
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|(m, _)| m.as_deref() == Some(method))
+                .map(|(_, p)| p.clone());
+            if found.is_some() {
+                return found;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// Waits until the sandbox holds at least `n` purchases, or `within` has passed; says whether
     /// it does. Woken by the sandbox's own market events, so a test never sleeps to find out.
     pub async fn wait_for_purchases(&self, n: usize, within: Duration) -> bool {

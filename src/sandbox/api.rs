@@ -75,6 +75,7 @@ async fn process(app: Arc<Shared>, verb: Method, headers: HeaderMap, body: Bytes
         };
         (rec, FaultPlan::draw(&mut st, method.as_deref()))
     };
+    app.note_arrival(rec.method.clone(), rec.params.clone());
 
     if !plan.latency.is_zero() {
         tracing::info!(target: "sandbox", seq = rec.seq, ms = plan.latency.as_millis(), "fault: latency");

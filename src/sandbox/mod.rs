@@ -95,6 +95,8 @@ pub async fn start_with_limits(config: SandboxConfig, addr: SocketAddr, limits: 
         secret: config.secret.clone(),
         render,
         ws_gate: ws::Gate::new(),
+        arrivals: Mutex::new(Vec::new()),
+        arrived: tokio::sync::Notify::new(),
     });
 
     let app = Router::new()

@@ -22,6 +22,10 @@ pub(crate) struct Shared {
     pub(super) render: Render,
     /// The websocket server's on/off switch.
     pub(super) ws_gate: super::ws::Gate,
+    /// Every API request as it arrives (its `method` and scalar parameters), before any fault or
+    /// processing: tests see a request the moment it reached the exchange.
+    pub(super) arrivals: Mutex<Vec<(Option<String>, Vec<(String, String)>)>>,
+    pub(super) arrived: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -42,6 +46,12 @@ impl Shared {
     pub(super) fn advance(&self, d: Duration) {
         self.clock.advance(d);
         drop(self.sync());
+    }
+
+    /// Notes a request that just arrived.
+    pub(super) fn note_arrival(&self, method: Option<String>, params: Vec<(String, String)>) {
+        self.arrivals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((method, params));
+        self.arrived.notify_waiters();
     }
 
     /// Sleeps, but wakes early on shutdown (hung requests must not hold the server open).
