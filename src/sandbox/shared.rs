@@ -10,6 +10,9 @@ use super::clock::Clock;
 use super::render::Render;
 use super::state::State;
 
+/// A request as it arrived: its `method` and scalar parameters.
+pub(crate) type Arrival = (Option<String>, Vec<(String, String)>);
+
 /// What handlers share.
 pub(crate) struct Shared {
     pub(super) state: Mutex<State>,
@@ -24,7 +27,7 @@ pub(crate) struct Shared {
     pub(super) ws_gate: super::ws::Gate,
     /// Every API request as it arrives (its `method` and scalar parameters), before any fault or
     /// processing: tests see a request the moment it reached the exchange.
-    pub(super) arrivals: Mutex<Vec<(Option<String>, Vec<(String, String)>)>>,
+    pub(super) arrivals: Mutex<Vec<Arrival>>,
     pub(super) arrived: tokio::sync::Notify,
 }
 
