@@ -324,3 +324,38 @@ async fn the_intent_is_on_disk_before_its_request_reaches_the_exchange() {
     let record = ledger.get(&cid).unwrap().expect("the intent was on disk before its request left");
     assert_eq!(record.state, PurchaseState::Sent, "recorded, reserved and marked sent, flushed");
 }
+
+#[tokio::test]
+async fn a_batch_whose_answer_is_lost_or_says_custom_id_exists_is_resolved_not_bought_again() {
+    use skinbot::domain::PurchaseState;
+    use skinbot::sandbox::{ErrorAnswer, Faults};
+    let rules = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1\"\nper_item_total = 4\n";
+    // Dropped after the purchases were made: four unknown outcomes, all found by custom_id.
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let engine = crate::engine::engine_for(&sb, "[orders]\nbatch_size = 4\n", strategy(rules));
+    sb.set_faults(only_buys(Faults { drop_after_commit_rate: 1.0, ..Faults::none() }));
+    engine.tick().await;
+    let states: Vec<_> = engine.ledger().list().unwrap().into_iter().map(|r| r.state).collect();
+    assert_eq!(states.len(), 4);
+    assert!(states.iter().all(|s| matches!(s, PurchaseState::Unknown { .. })), "{states:?}");
+    sb.set_faults(Faults::none());
+    engine.poll().await;
+    engine.tick().await;
+    assert!(engine.ledger().list().unwrap().iter().all(|r| matches!(r.state, PurchaseState::Bought { .. })));
+    assert_eq!(sb.purchases().len(), 4, "nothing bought twice");
+    assert_eq!(crate::engine::buy_requests(&sb), 1);
+
+    // A batch answered `7 custom_id_already_exists`: something may exist under those ids; the
+    // reservations stay until the exchange says.
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let engine = crate::engine::engine_for(&sb, "[orders]\nbatch_size = 4\n", strategy(rules));
+    sb.set_faults(only_buys(Faults {
+        error_answer: Some(ErrorAnswer { code: 7, message: "custom_id_already_exists".into() }),
+        ..Faults::none()
+    }));
+    engine.tick().await;
+    assert!(engine.ledger().list().unwrap().iter().all(|r| matches!(r.state, PurchaseState::Unknown { .. })));
+    sb.set_faults(Faults::none());
+    engine.tick().await;
+    assert_eq!(crate::engine::buy_requests(&sb), 1, "their reservations hold: no second batch");
+}
