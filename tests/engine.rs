@@ -432,7 +432,7 @@ async fn a_reloaded_limit_applies_at_the_next_tick_and_start_only_settings_wait_
 
 #[tokio::test(start_paused = true)]
 async fn edited_files_are_picked_up_and_a_broken_edit_keeps_the_old_config() {
-    use skinbot::engine::reload::{watch, Sources};
+    use skinbot::engine::reload::{watch, Reloader, Sources};
     let dir = tempfile::tempdir().unwrap();
     let cfg_path = dir.path().join("skinbot.toml");
     std::fs::create_dir(dir.path().join("strategies")).unwrap();
@@ -458,7 +458,8 @@ async fn edited_files_are_picked_up_and_a_broken_edit_keeps_the_old_config() {
     };
     let engine = Engine::new(Arc::new(config), strategies, deps);
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(watch(sources, engine.clone(), Duration::from_secs(1), loaded, rx));
+    let reloader = Arc::new(Reloader::new(sources, loaded));
+    let task = tokio::spawn(watch(reloader, engine.clone(), Duration::from_secs(1), rx));
     let per_order = |e: &Engine| e.config().budget.per_order.as_ref().unwrap().to_string();
 
     std::fs::write(&cfg_path, "[budget]\nper_order = \"20\"\n").unwrap();
@@ -487,4 +488,36 @@ async fn edited_files_are_picked_up_and_a_broken_edit_keeps_the_old_config() {
     assert_ne!(engine.config().hash, good_hash);
     tx.send(true).unwrap();
     task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_limit_lowered_and_saved_between_two_ticks_applies_to_the_second() {
+    use chrono::TimeZone;
+    use skinbot::engine::reload::{Reloader, Sources};
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("skinbot.toml");
+    std::fs::create_dir(dir.path().join("strategies")).unwrap();
+    let rules = "[[rules]]\nselect = { names = [\"Recoil Case\"] }\nmax_price = \"1\"\nper_day = 100\n";
+    std::fs::write(dir.path().join("strategies/cases.toml"), rules).unwrap();
+    let cfg = |per_hour: &str| format!("[budget]\nper_hour = \"{per_hour} usd\"\nbalance_max_age_secs = 3600\n");
+    std::fs::write(&cfg_path, cfg("1")).unwrap();
+    let sources = Sources { config: Some(cfg_path.clone()), strategies: vec![], dry_run: false };
+    let (config, strategies) = sources.load().unwrap();
+    let loaded = sources.fingerprint(&config);
+    // 10:59:30, then a second later 11:00:30: a new hour, where the old limit would buy again.
+    let clock = ManualClock::at(chrono::Utc.with_ymd_and_hms(2026, 11, 27, 10, 59, 30).unwrap());
+    let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let engine = Engine::new(Arc::new(config), strategies, deps);
+    engine.reload_before_ticks(Arc::new(Reloader::new(sources, loaded)));
+    engine.tick().await;
+    let first: Usd = sb.purchases().iter().map(|p| p.debited).sum();
+    assert!(first > Usd::new(dec!(0.5)), "{first}");
+    // Lowered and saved between the two ticks.
+    std::fs::write(&cfg_path, cfg("0.10")).unwrap();
+    clock.advance(Duration::from_secs(60));
+    engine.tick().await;
+    let spent: Usd = sb.purchases().iter().map(|p| p.debited).sum();
+    assert_eq!(spent, first, "the second tick obeys the lowered hourly budget");
+    assert!(engine.stats.refusals().get("hourly_budget").copied().unwrap_or(0) > 0);
 }

@@ -74,7 +74,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let engine = Engine::new(Arc::new(config), strategies, Deps { client, ledger, clock: Arc::new(TokioClock::new()) });
     engine.report_status_to(state_dir.clone());
     // Limits and strategies can change while it runs: edit the files, they are picked up in seconds.
-    tokio::spawn(reload::watch(sources, Arc::clone(&engine), Duration::from_secs(2), fingerprint, rx.clone()));
+    let reloader = Arc::new(reload::Reloader::new(sources, fingerprint));
+    engine.reload_before_ticks(Arc::clone(&reloader));
+    tokio::spawn(reload::watch(reloader, Arc::clone(&engine), Duration::from_secs(2), rx.clone()));
     let duration = args.duration_secs;
     tokio::spawn(async move {
         wait_for_stop(duration).await;

@@ -113,6 +113,8 @@ pub struct Engine {
     shared: Mutex<Shared>,
     trade_lock: tokio::sync::Mutex<()>,
     book: Mutex<Book>,
+    /// Checks the config and strategy files at the start of every tick (set by `skinbot run`).
+    reloader: std::sync::OnceLock<Arc<reload::Reloader>>,
     /// Where `status.json` is written after every tick (set by `skinbot run`; tests leave it unset).
     status_dir: std::sync::OnceLock<std::path::PathBuf>,
     /// Set once shutdown is requested: orders already recorded but not yet sent are released.
@@ -133,6 +135,7 @@ impl Engine {
             trade_lock: tokio::sync::Mutex::new(()),
             book: Mutex::new(Book::default()),
             status_dir: std::sync::OnceLock::new(),
+            reloader: std::sync::OnceLock::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             stats: Stats::default(),
             events: events::Link::default(),
@@ -179,6 +182,12 @@ impl Engine {
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks the files `reloader` watches at the start of every tick, so no order leaves under a
+    /// limit the user has already lowered and saved.
+    pub fn reload_before_ticks(&self, reloader: Arc<reload::Reloader>) {
+        let _ = self.reloader.set(reloader);
     }
 
     /// Writes `status.json` in `dir` after every tick, for `skinbot status`.

@@ -99,16 +99,41 @@ pub(crate) fn combined_hash(config_hash: &str, strategies: &[Strategy]) -> Strin
     hex::encode(h.finalize())[..16].to_string()
 }
 
-/// Checks the files every `every`; a change seen the same on two checks in a row (so a file caught
-/// half-written is not loaded) is loaded and, if valid, put in force. `in_force` is the fingerprint
-/// of the files as they were loaded (taken right after loading them).
-pub async fn watch(
+/// The files a running engine came from, and the fingerprint of the ones in force.
+pub struct Reloader {
     sources: Sources,
-    engine: Arc<Engine>,
-    every: Duration,
-    mut in_force: String,
-    mut shutdown: watch::Receiver<bool>,
-) {
+    in_force: std::sync::Mutex<String>,
+}
+
+impl Reloader {
+    /// `in_force`: the fingerprint of the files as they were loaded (taken right after loading).
+    pub fn new(sources: Sources, in_force: String) -> Reloader {
+        Reloader { sources, in_force: std::sync::Mutex::new(in_force) }
+    }
+
+    fn in_force(&self) -> std::sync::MutexGuard<'_, String> {
+        self.in_force.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// At the start of every tick: a saved edit that is valid is put in force before the tick
+    /// decides anything (size-and-content fingerprint of a few small files). One that does not
+    /// load is left to [`watch`], which reports it once the file has settled.
+    pub fn check_now(&self, engine: &Engine) {
+        let now = self.sources.fingerprint(&engine.config());
+        if now == *self.in_force() {
+            return;
+        }
+        if let Ok((config, strategies)) = self.sources.load() {
+            *self.in_force() = now;
+            engine.reload(config, strategies);
+        }
+    }
+}
+
+/// Checks the files every `every`; a change seen the same on two checks in a row (so a file caught
+/// half-written is not reported) is loaded and, if valid, put in force; if not, its error is logged
+/// and the configuration in force stays.
+pub async fn watch(reloader: Arc<Reloader>, engine: Arc<Engine>, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut seen_once: Option<String> = None;
     loop {
         tokio::select! {
@@ -118,8 +143,8 @@ pub async fn watch(
         if *shutdown.borrow() {
             return;
         }
-        let now = sources.fingerprint(&engine.config());
-        if now == in_force {
+        let now = reloader.sources.fingerprint(&engine.config());
+        if now == *reloader.in_force() {
             seen_once = None;
             continue;
         }
@@ -127,9 +152,9 @@ pub async fn watch(
             seen_once = Some(now);
             continue;
         }
-        in_force = now;
+        *reloader.in_force() = now;
         seen_once = None;
-        match sources.load() {
+        match reloader.sources.load() {
             Ok((config, strategies)) => {
                 engine.reload(config, strategies);
             }

@@ -39,6 +39,9 @@ impl Book {
 impl Engine {
     /// One decision round for every configured game.
     pub async fn tick(&self) {
+        if let Some(r) = self.reloader.get() {
+            r.check_now(self);
+        }
         if self.shared().rates.is_none() {
             // Without rates only USD limits and prices can be checked; the guard refuses the rest.
             self.refresh_rates().await;
