@@ -167,9 +167,17 @@ fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
         Some(have) if have == want && want != EMBEDDED => Ok(ledger),
         Some(have) if have == EMBEDDED && want == EMBEDDED => {
             drop(ledger);
-            let aside = config.state_dir.join(format!("ledger-sandbox-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+            // Millisecond names sort by time and do not collide between two runs in one second.
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+            let mut aside = config.state_dir.join(format!("ledger-sandbox-{stamp}"));
+            let mut n = 1;
+            while aside.exists() {
+                n += 1;
+                aside = config.state_dir.join(format!("ledger-sandbox-{stamp}-{n}"));
+            }
             std::fs::rename(&dir, &aside).with_context(|| format!("failed to set the previous sandbox ledger aside as {}", aside.display()))?;
             tracing::info!(previous = %aside.display(), "the embedded sandbox starts with an empty market; its previous ledger was set aside");
+            prune_set_aside(&config.state_dir);
             let ledger = Ledger::open(&dir)?;
             ledger.set_identity(&want)?;
             Ok(ledger)
@@ -183,6 +191,29 @@ fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
             Ok(ledger)
         }
         None => anyhow::bail!("the ledger at {} does not say which exchange its purchases were made on; give this configuration its own [state] dir", dir.display()),
+    }
+}
+
+/// How many set-aside sandbox ledgers `skinbot run` keeps (the newest); older ones are removed.
+pub const KEEP_SET_ASIDE: usize = 3;
+
+/// Removes all but the newest [`KEEP_SET_ASIDE`] `ledger-sandbox-*` folders in `state_dir` (their
+/// names sort by time). Only sandbox ledgers: nothing here held real money.
+fn prune_set_aside(state_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else { return };
+    let mut aside: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ledger-sandbox-")))
+        .collect();
+    aside.sort();
+    let remove = aside.len().saturating_sub(KEEP_SET_ASIDE);
+    for old in &aside[..remove] {
+        match std::fs::remove_dir_all(old) {
+            Ok(()) => tracing::info!(removed = %old.display(), "an old set-aside sandbox ledger was removed"),
+            Err(e) => {
+                tracing::warn!(folder = %old.display(), error = %e, "cannot remove an old set-aside sandbox ledger")
+            }
+        }
     }
 }
 
@@ -236,6 +267,21 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with("ledger-sandbox-"))
             .collect();
         assert_eq!(aside.len(), 1, "{id}");
+        // Older set-aside ledgers are removed beyond the newest few.
+        for i in 0..5 {
+            std::fs::create_dir(dir.path().join(format!("ledger-sandbox-20200101T00000{i}Z"))).unwrap();
+        }
+        drop(reopen(&sandbox).unwrap());
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| n.starts_with("ledger-sandbox-"))
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), KEEP_SET_ASIDE, "{left:?}");
+        // The two set aside by this test's runs and the newest of the five old ones.
+        assert_eq!(left[0], "ledger-sandbox-20200101T000004Z", "{left:?}");
+        assert!(left[1..].iter().all(|n| !n.starts_with("ledger-sandbox-2020")), "{left:?}");
 
         // A live configuration pointed at the same state dir is refused, naming both.
         let live_src = format!(

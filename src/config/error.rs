@@ -35,10 +35,33 @@ impl FileError {
         FileError {
             file: file.display().to_string(),
             line: err.span().map(|s| line_of(source, s.start)),
-            field: None,
+            field: err.span().and_then(|s| field_at(source, s.start)),
             message: err.message().trim().to_string(),
         }
     }
+}
+
+/// The dotted key written at byte `offset`: the key of that line (`per_order = …`) under the
+/// nearest table header above it (`[budget]`), as `budget.per_order`. `None` where the line has
+/// no `key =`.
+pub(crate) fn field_at(source: &str, offset: usize) -> Option<String> {
+    let before = source.get(..offset.min(source.len()))?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = source[line_start..].lines().next().unwrap_or("");
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_start_matches('[').trim_end_matches(']').trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 impl fmt::Display for FileError {

@@ -262,6 +262,15 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_may_be_a_whole_number_but_not_a_float() {
+        let c = parse("[budget]\nper_order = 50\nper_day = \"500\"\n").unwrap();
+        assert_eq!(c.budget.per_order.unwrap().to_string(), "50.00 USD");
+        let e = parse("[budget]\nper_order = 12.5\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("budget.per_order")), "{e}");
+        assert!(e.to_string().contains("\"12.5\""), "{e}");
+    }
+
+    #[test]
     fn a_limit_in_a_currency_the_api_does_not_list_is_refused_at_load() {
         let e = parse("[budget]\nper_order = \"50 btc\"\n").unwrap_err();
         assert_eq!(e.field.as_deref(), Some("budget.per_order"), "{e}");

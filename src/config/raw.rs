@@ -54,7 +54,7 @@ pub(crate) struct RawHalt {
     pub(crate) errors: Option<u32>,
     pub(crate) errors_minutes: Option<u32>,
     pub(crate) on_bad_credentials: Option<bool>,
-    pub(crate) velocity: Option<Spanned<String>>,
+    pub(crate) velocity: Option<Spanned<Amount>>,
     pub(crate) velocity_minutes: Option<u32>,
 }
 
@@ -122,11 +122,11 @@ pub(crate) struct RawSchedule {
 pub(crate) struct RawBudget {
     /// Currency limits are written in when they carry none (default usd).
     pub(crate) currency: Option<Spanned<String>>,
-    pub(crate) per_order: Option<Spanned<String>>,
-    pub(crate) per_item_per_day: Option<Spanned<String>>,
-    pub(crate) per_hour: Option<Spanned<String>>,
-    pub(crate) per_day: Option<Spanned<String>>,
-    pub(crate) balance_floor: Option<Spanned<String>>,
+    pub(crate) per_order: Option<Spanned<Amount>>,
+    pub(crate) per_item_per_day: Option<Spanned<Amount>>,
+    pub(crate) per_hour: Option<Spanned<Amount>>,
+    pub(crate) per_day: Option<Spanned<Amount>>,
+    pub(crate) balance_floor: Option<Spanned<Amount>>,
     pub(crate) balance_max_age_secs: Option<u64>,
     pub(crate) rates_max_age_secs: Option<u64>,
 }
@@ -162,4 +162,36 @@ pub(crate) struct RawSandbox {
     /// How much faster than real time the sandbox's trade offers resolve.
     pub(crate) time_scale: Option<u32>,
     pub(crate) catalog: Option<String>,
+}
+
+/// An amount as written: text (`"40"`, `"40 eur"`) or a whole number (`40`). A TOML float is refused:
+/// `12.5` would pass through a binary float on its way to a decimal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Amount(pub(crate) String);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Amount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an amount: a whole number (40) or text (\"12.50\", \"40 eur\")")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Amount, E> {
+                Err(E::custom(format!(
+                    "write {v} as text (\"{v}\"): amounts with decimals are read exactly only from text"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use toml::Spanned;
 
 use super::raw::{
-    RawBudget, RawEvents, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity, RawSchedule, RawState,
-    RawStrategies, RawTradeLink,
+    Amount, RawBudget, RawEvents, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity, RawSchedule,
+    RawState, RawStrategies, RawTradeLink,
 };
 use super::{
     BudgetSettings, Cron, Endpoint, EventsSettings, ExchangeSettings, FileError, HaltSettings, OrderSettings,
@@ -271,9 +271,9 @@ pub(crate) fn budget(raw: &RawBudget, ctx: &Ctx) -> Result<BudgetSettings, FileE
             .map_err(|e: crate::domain::money::MoneyError| ctx.at(c.span(), "budget.currency", e.to_string()))?,
         None => CurrencyCode::usd(),
     };
-    let money = |v: &Option<Spanned<String>>, field: &str| -> Result<Option<Money>, FileError> {
+    let money = |v: &Option<Spanned<Amount>>, field: &str| -> Result<Option<Money>, FileError> {
         let Some(text) = v else { return Ok(None) };
-        let t = text.get_ref().trim();
+        let t = text.get_ref().0.trim();
         let with_currency =
             if t.split_whitespace().count() == 1 { format!("{t} {}", currency.as_str()) } else { t.to_string() };
         with_currency
@@ -373,7 +373,7 @@ pub(crate) fn halt(raw: &RawHalt, budget: &BudgetSettings, ctx: &Ctx) -> Result<
     let velocity = match &raw.velocity {
         None => format!("300 {}", budget.currency.as_str()).parse::<Money>().ok(),
         Some(text) => {
-            let t = text.get_ref().trim();
+            let t = text.get_ref().0.trim();
             let with_currency = if t.split_whitespace().count() == 1 {
                 format!("{t} {}", budget.currency.as_str())
             } else {
