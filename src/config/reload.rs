@@ -8,18 +8,63 @@ use super::Config;
 /// `[schedule]`, `[state]` and `[sandbox]`, and keeps `orders.resolve_after` when the new value is
 /// less than twice the running request timeout. Returns one note per change that waits for a
 /// restart (or was refused), in the order they are logged.
+/// The effective values a reload changes, one line each (`budget.per_day 500.00 USD → 36.00 USD`);
+/// nothing when nothing changed.
+pub(crate) fn changes(old: &Config, new: &Config) -> Vec<String> {
+    fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+        v.as_ref().map_or_else(|| "none".to_string(), T::to_string)
+    }
+    let (a, b) = (&old.budget, &new.budget);
+    let mut lines = Vec::new();
+    let mut diff = |key: &str, before: String, after: String| {
+        if before != after {
+            lines.push(format!("{key} {before} → {after}"));
+        }
+    };
+    diff("budget.per_order", opt(&a.per_order), opt(&b.per_order));
+    diff("budget.per_item_per_day", opt(&a.per_item_per_day), opt(&b.per_item_per_day));
+    diff("budget.per_hour", opt(&a.per_hour), opt(&b.per_hour));
+    diff("budget.per_day", opt(&a.per_day), opt(&b.per_day));
+    diff("budget.balance_floor", a.balance_floor.to_string(), b.balance_floor.to_string());
+    diff(
+        "budget.balance_max_age_secs",
+        a.balance_max_age.as_secs().to_string(),
+        b.balance_max_age.as_secs().to_string(),
+    );
+    diff("budget.rates_max_age_secs", a.rates_max_age.as_secs().to_string(), b.rates_max_age.as_secs().to_string());
+    diff("orders.batch_size", old.orders.batch_size.to_string(), new.orders.batch_size.to_string());
+    diff("orders.games", format!("{:?}", old.orders.games), format!("{:?}", new.orders.games));
+    diff(
+        "orders.resolve_after_secs",
+        old.orders.resolve_after.as_secs().to_string(),
+        new.orders.resolve_after.as_secs().to_string(),
+    );
+    let names = |c: &Config| c.recipients.iter().map(|r| r.name.clone()).collect::<Vec<_>>().join(", ");
+    diff("recipients", names(old), names(new));
+    diff("halt", format!("{:?}", old.halt), format!("{:?}", new.halt));
+    diff("sanity", format!("{:?}", old.sanity), format!("{:?}", new.sanity));
+    lines
+}
+
 pub(crate) fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
     let mut notes = Vec::new();
     let ex = (&old.exchange, &new.exchange);
-    if ex.0.endpoint != ex.1.endpoint
-        || ex.0.shop_id != ex.1.shop_id
-        || ex.0.timeout != ex.1.timeout
-        || ex.0.encoding != ex.1.encoding
-        || ex.0.auth != ex.1.auth
-        || ex.0.requests_per_minute != ex.1.requests_per_minute
-        || ex.0.background_share_percent != ex.1.background_share_percent
-    {
-        notes.push("[exchange] changed: restart skinbot to apply".to_string());
+    let mut keys = Vec::new();
+    for (key, changed) in [
+        ("api_url", ex.0.endpoint != ex.1.endpoint),
+        ("shop_id", ex.0.shop_id != ex.1.shop_id),
+        ("timeout_ms", ex.0.timeout != ex.1.timeout),
+        ("encoding", ex.0.encoding != ex.1.encoding),
+        ("auth", ex.0.auth != ex.1.auth),
+        ("requests_per_minute", ex.0.requests_per_minute != ex.1.requests_per_minute),
+        ("background_share_percent", ex.0.background_share_percent != ex.1.background_share_percent),
+    ] {
+        if changed {
+            keys.push(format!("exchange.{key}"));
+        }
+    }
+    if !keys.is_empty() {
+        notes.push(format!("[exchange] changed ({}): restart skinbot to apply", keys.join(", ")));
     }
     let crons = |c: &Config| {
         let s = &c.schedule;
@@ -77,11 +122,22 @@ mod tests {
     }
 
     const RESTART: [&str; 4] = [
-        "[exchange] changed: restart skinbot to apply",
+        "[exchange] changed (exchange.timeout_ms): restart skinbot to apply",
         "[schedule] changed: restart skinbot to apply",
         "[state] changed: restart skinbot to apply",
         "[exchange] connect_timeout_ms changed: restart skinbot to apply",
     ];
+
+    #[test]
+    fn a_reload_names_the_effective_values_that_changed_and_nothing_else() {
+        let old = config("[budget]\nper_day = \"500\"\n");
+        let new = config("[budget]\nper_day = \"36\"\n");
+        assert_eq!(changes(&old, &new), vec!["budget.per_day 500.00 USD → 36.00 USD".to_string()]);
+        assert!(
+            changes(&old, &config("[budget]\nper_day = \"500 usd\"\n")).is_empty(),
+            "the same value, written otherwise"
+        );
+    }
 
     #[test]
     fn nothing_changed_gives_no_note() {
@@ -96,9 +152,15 @@ mod tests {
         let old = config("");
         for (src, note) in [
             ("[exchange]\ntimeout_ms = 9000\n", RESTART[0]),
-            ("[exchange]\nrequests_per_minute = 100\n", RESTART[0]),
-            ("[exchange]\nbackground_share_percent = 10\n", RESTART[0]),
-            ("[exchange]\nauth = \"headers\"\n", RESTART[0]),
+            (
+                "[exchange]\nrequests_per_minute = 100\n",
+                "[exchange] changed (exchange.requests_per_minute): restart skinbot to apply",
+            ),
+            (
+                "[exchange]\nbackground_share_percent = 10\n",
+                "[exchange] changed (exchange.background_share_percent): restart skinbot to apply",
+            ),
+            ("[exchange]\nauth = \"headers\"\n", "[exchange] changed (exchange.auth): restart skinbot to apply"),
             ("[schedule]\ntimezone = \"Europe/Berlin\"\n", RESTART[1]),
             ("[schedule]\npoll = \"0 * * * * *\"\n", RESTART[1]),
             ("[state]\ndir = \"elsewhere\"\n", RESTART[2]),

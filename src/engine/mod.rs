@@ -169,10 +169,19 @@ impl Engine {
     pub fn reload(&self, mut config: Config, strategies: Vec<Strategy>) -> Vec<String> {
         let old = self.config();
         let notes = crate::config::reload::keep_restart_only(&old, &mut config);
-        tracing::info!(
-            from = %old.hash, to = %config.hash, strategies = strategies.len(),
-            "configuration reloaded; in force from the next tick"
-        );
+        let changed = crate::config::reload::changes(&old, &config);
+        let old_strategies = self.strategies();
+        let names =
+            |s: &[Strategy]| s.iter().map(|s| format!("{} ({} rules)", s.name, s.rules.len())).collect::<Vec<_>>();
+        let strategies_changed = old.hash != config.hash && changed.is_empty() && notes.is_empty();
+        if names(&old_strategies) != names(&strategies) {
+            tracing::info!("strategies now: {}", names(&strategies).join(", "));
+        } else if strategies_changed {
+            tracing::info!("a strategy file changed; in force from the next tick");
+        }
+        for c in &changed {
+            tracing::info!("configuration reloaded: {c}");
+        }
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = (Arc::new(config), Arc::new(strategies));
         for n in &notes {
             tracing::warn!("{n}");
