@@ -2,15 +2,24 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::domain::{PurchaseState, Usd};
+use crate::domain::Usd;
 use crate::engine::Engine;
 
 /// A one-screen account of a run.
 pub fn summary(engine: &Engine) -> String {
     let st = &engine.stats;
     let records = engine.ledger().list().unwrap_or_default();
-    let spent: Usd =
-        records.iter().filter(|r| matches!(r.state, PurchaseState::Bought { .. })).map(|r| r.committed()).sum();
+    // Spent, refunded and net named as `skinbot ledger summary` names them.
+    let (totals, _) = crate::ledger::query::summarize(
+        &records,
+        crate::ledger::query::GroupBy::Strategy,
+        chrono_tz::Tz::UTC,
+        &crate::domain::CurrencyCode::usd(),
+    );
+    let sum = |f: fn(&crate::ledger::query::Totals) -> rust_decimal::Decimal| {
+        Usd::new(totals.iter().map(f).fold(rust_decimal::Decimal::ZERO, |a, b| a.saturating_add(b)))
+    };
+    let (spent, refunded, net) = (sum(|t| t.spent), sum(|t| t.refunded), sum(|t| t.net));
     let open = records.iter().filter(|r| !r.state.is_final()).count();
     let mut by_state: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &records {
@@ -41,7 +50,11 @@ pub fn summary(engine: &Engine) -> String {
         let list: Vec<String> = refusals.iter().map(|(k, n)| format!("{k} {n}")).collect();
         out.push_str(&format!("refusals: {}\n", list.join(", ")));
     }
-    out.push_str(&format!("ledger: {} purchases, {} still open, bought for {spent}\n", records.len(), open));
+    out.push_str(&format!(
+        "ledger: {} purchases, {} still open; spent {spent}, refunded {refunded} (failed offers), net {net}\n",
+        records.len(),
+        open
+    ));
     if !by_state.is_empty() {
         let list: Vec<String> = by_state.iter().map(|(k, n)| format!("{k} {n}")).collect();
         out.push_str(&format!("states: {}\n", list.join(", ")));
