@@ -33,8 +33,8 @@ use crate::ledger::Ledger;
 use crate::strategy::file::Strategy;
 use clock::Clock;
 use scheduler::JobStats;
-use tick::Book;
 pub use tick::{window_starts, OBSERVATION_GAP};
+use tick::{Book, Memo};
 
 /// What the engine is given; tests pass a sandbox client, a temporary ledger and a paused clock.
 pub struct Deps {
@@ -91,6 +91,8 @@ pub struct Engine {
     shared: Mutex<Shared>,
     trade_lock: tokio::sync::Mutex<()>,
     book: Mutex<Book>,
+    /// The compiled strategies and the last price list of each game, kept from tick to tick.
+    memo: Mutex<Memo>,
     /// Set once shutdown is requested: orders already recorded but not yet sent are released.
     stopping: std::sync::atomic::AtomicBool,
     pub stats: Stats,
@@ -106,6 +108,7 @@ impl Engine {
             shared: Mutex::new(Shared::default()),
             trade_lock: tokio::sync::Mutex::new(()),
             book: Mutex::new(Book::default()),
+            memo: Mutex::new(Memo::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             stats: Stats::default(),
         })

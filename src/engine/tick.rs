@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -12,7 +13,9 @@ use super::{executor, Engine};
 use crate::domain::{CustomId, Game, PurchaseRecord, Weight};
 use crate::guard::{self, Windows};
 use crate::ledger::{Ledger, LedgerError};
-use crate::strategy::decide::{decide, References, Snapshot, Tally, Totals};
+use crate::strategy::decide::{References, Snapshot, Tally, Totals};
+use crate::strategy::file::Strategy;
+use crate::strategy::matcher::Matcher;
 
 /// All-time purchase counts, caught up from the ledger's event log before each decision instead of
 /// recounted from every purchase (a ledger grows for months; a tick runs every few seconds).
@@ -33,6 +36,28 @@ impl Book {
             self.next_seq = event.seq + 1;
         }
         Ok(())
+    }
+}
+
+/// What one tick leaves for the next: the strategy set compiled into a [`Matcher`].
+#[derive(Debug, Default)]
+pub(super) struct Memo {
+    /// Built for the strategy set it holds; a reload swaps the set (a new `Arc`), so a pointer
+    /// comparison tells when to rebuild. Holding the `Arc` keeps the pointer from being reused.
+    matcher: Option<Arc<Matcher>>,
+}
+
+impl Memo {
+    /// The matcher of `strategies`, compiled on first use after each (re)load.
+    fn matcher(&mut self, strategies: &Arc<Vec<Strategy>>) -> Arc<Matcher> {
+        match &self.matcher {
+            Some(m) if Arc::ptr_eq(m.strategies(), strategies) => Arc::clone(m),
+            _ => {
+                let m = Arc::new(Matcher::compile(Arc::clone(strategies)));
+                self.matcher = Some(Arc::clone(&m));
+                m
+            }
+        }
     }
 }
 
@@ -97,7 +122,8 @@ impl Engine {
         let tally = Tally::from_parts(totals, &records, windows.day_start);
         let rates = self.shared().rates.clone().unwrap_or_default();
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
-        let decision = decide(&strategies, &snapshot, &rates, &tally, &refs);
+        let matcher = self.memo.lock().unwrap_or_else(|p| p.into_inner()).matcher(&strategies);
+        let decision = matcher.decide(&snapshot, &rates, &tally, &refs);
         for note in &decision.notes {
             tracing::warn!("{note}");
         }

@@ -2,49 +2,16 @@
 //! strategies, rates) → candidates for the guard. It does no I/O itself; reference prices come in
 //! through [`References`], so a test replays any decision with its own references.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::file::{Reference, Rule, Strategy};
-use crate::domain::market_name::{self, MarketName};
-use crate::domain::{Candidate, Game, Intent, ItemId, Listing, PurchaseRecord, Rates, Usd, Weight};
+use super::matcher::Matcher;
+use crate::domain::{Candidate, Game, Intent, ItemId, PurchaseRecord, Rates, Usd, Weight};
 
-/// The market of one game at one instant: every listing by name, cheapest first.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub game: Game,
-    pub taken_at: DateTime<Utc>,
-    pub by_name: BTreeMap<String, Vec<(ItemId, Usd)>>,
-    parsed: HashMap<String, MarketName>,
-}
-
-impl Snapshot {
-    pub fn new(game: Game, taken_at: DateTime<Utc>, listings: impl IntoIterator<Item = Listing>) -> Snapshot {
-        let mut by_name: BTreeMap<String, Vec<(ItemId, Usd)>> = BTreeMap::new();
-        for l in listings {
-            by_name.entry(l.name).or_default().push((l.id, l.price));
-        }
-        let mut parsed = HashMap::with_capacity(by_name.len());
-        for (name, list) in by_name.iter_mut() {
-            list.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-            // Only names the parser reads can match (it reads every real market name).
-            if let Ok(p) = market_name::parse(name) {
-                parsed.insert(name.clone(), p);
-            }
-        }
-        Snapshot { game, taken_at, by_name, parsed }
-    }
-
-    /// The lowest price of each name.
-    pub fn lowest_prices(&self) -> impl Iterator<Item = (&str, Usd)> {
-        self.by_name.iter().filter_map(|(n, l)| l.first().map(|(_, p)| (n.as_str(), *p)))
-    }
-
-    pub fn listing_count(&self) -> usize {
-        self.by_name.values().map(Vec::len).sum()
-    }
-}
+pub use super::snapshot::Snapshot;
 
 /// All-time counts of purchases, the ways strategies limit themselves. Kept up to date
 /// incrementally by the engine (see [`Totals::apply`]) rather than recounted from the whole ledger.
@@ -142,8 +109,14 @@ impl Tally {
         t
     }
 
+    /// Listings of orders whose outcome is still open.
+    #[cfg(test)]
+    pub(super) fn open_listings(&self) -> &HashSet<ItemId> {
+        &self.open_listings
+    }
+
     /// Counts a new candidate of this tick (today, held).
-    fn add(&mut self, s: &str, r: &str, game: Game, n: &str) {
+    pub(super) fn add(&mut self, s: &str, r: &str, game: Game, n: &str) {
         self.totals.apply_key(s, r, game, n, Weight::default(), Weight { counted: true, held: true });
         *self.strategy_day.entry(s.to_string()).or_default() += 1;
         *self.rule_day.entry((s.to_string(), r.to_string())).or_default() += 1;
@@ -179,6 +152,9 @@ pub struct Decision {
 
 /// Turns one snapshot into candidates. Each listing is wanted at most once; counts are applied as
 /// candidates are produced, so one tick never asks for more than a limit allows.
+///
+/// Compiles the strategies first; the engine keeps a compiled [`Matcher`] and calls
+/// [`Matcher::decide`] instead.
 pub fn decide(
     strategies: &[Strategy],
     snapshot: &Snapshot,
@@ -186,54 +162,32 @@ pub fn decide(
     tally: &Tally,
     refs: &dyn References,
 ) -> Decision {
-    let mut out = Decision::default();
-    let mut taken: HashSet<ItemId> = tally.open_listings.clone();
-    let mut t = tally.clone();
-    // Highest priority first, so that a listing and a count go to the rule that matters most;
-    // equal priorities keep file order.
-    let mut rules: Vec<(&Strategy, &Rule)> = strategies
-        .iter()
-        .flat_map(|s| s.rules.iter().map(move |r| (s, r)))
-        .filter(|(_, r)| r.game == snapshot.game)
-        .collect();
-    rules.sort_by_key(|(_, r)| std::cmp::Reverse(r.priority));
-    for (s, rule) in rules {
-        {
-            let ceiling = match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
-                Ok(c) => c,
-                Err(e) => {
-                    out.notes.push(format!(
-                        "{}/{}: max_price {} skipped: {e}",
-                        s.name,
-                        rule.name,
-                        rule.max_price.as_ref().map(|m| m.to_string()).unwrap_or_default()
-                    ));
-                    continue;
-                }
-            };
+    Matcher::compile(Arc::new(strategies.to_vec())).decide(snapshot, rates, tally, refs)
+}
+
+impl Matcher {
+    /// See [`decide`]. Rules go highest priority first, so that a listing and a count go to the rule
+    /// that matters most; each rule takes its names deepest discount first.
+    pub fn decide(&self, snapshot: &Snapshot, rates: &Rates, tally: &Tally, refs: &dyn References) -> Decision {
+        let mut out = Decision::default();
+        let mut taken: HashSet<ItemId> = tally.open_listings.clone();
+        let mut t = tally.clone();
+        for (s, rule, names) in self.matches(snapshot) {
+            let Some(ceiling) = ceiling(s, rule, rates, &mut out.notes) else { continue };
             // Matching names with the price each may be bought at, deepest discount first.
-            let mut wanted: Vec<(&str, Usd, Usd)> = Vec::new();
-            for (name, listings) in &snapshot.by_name {
-                let Some(&(_, lowest)) = listings.first() else { continue };
-                let matched = match snapshot.parsed.get(name) {
-                    Some(p) => rule.selector.matches(snapshot.game, name, p),
-                    None => false,
-                };
-                if !matched {
-                    continue;
-                }
+            let mut wanted: Vec<(usize, &str, Usd, Usd)> = Vec::new();
+            for i in names {
+                let i = i as usize;
+                let Some(&(_, lowest)) = snapshot.listings_at(i).first() else { continue };
+                let name = snapshot.name(i).as_str();
                 let Some(limit) = price_limit(s, rule, snapshot.game, name, ceiling, refs) else { continue };
                 if lowest <= limit {
-                    wanted.push((name.as_str(), limit, lowest));
+                    wanted.push((i, name, limit, lowest));
                 }
             }
-            wanted.sort_by(|a, b| {
-                let ra = a.2.amount() / a.1.amount().max(rust_decimal::Decimal::new(1, 2));
-                let rb = b.2.amount() / b.1.amount().max(rust_decimal::Decimal::new(1, 2));
-                ra.cmp(&rb).then(a.0.cmp(b.0))
-            });
-            'names: for (name, limit, _) in wanted {
-                for &(id, price) in &snapshot.by_name[name] {
+            wanted.sort_by(|a, b| by_discount((a.1, a.2, a.3), (b.1, b.2, b.3)));
+            'names: for (i, name, limit, _) in wanted {
+                for &(id, price) in snapshot.listings_at(i) {
                     if price > limit {
                         break;
                     }
@@ -247,28 +201,56 @@ pub fn decide(
                     }
                     taken.insert(id);
                     t.add(&s.name, &rule.name, snapshot.game, name);
-                    out.candidates.push(Candidate {
-                        strategy: s.name.clone(),
-                        rule: rule.name.clone(),
-                        priority: rule.priority,
-                        game: snapshot.game,
-                        name: name.to_string(),
-                        item_id: Some(id),
-                        price_seen: price,
-                        // Bought by id, a listing has one price: the ceiling is what was seen (in
-                        // whole cents, as it travels on the wire).
-                        max_price: price.ceil_cents(),
-                    });
+                    out.candidates.push(candidate(s, rule, snapshot.game, name, id, price));
                 }
             }
         }
+        out
     }
-    out
+}
+
+/// The rule's absolute ceiling in USD (`Some(None)` when it has none); `None`, with a note, when it
+/// cannot be converted and the rule is skipped this time.
+pub(super) fn ceiling(s: &Strategy, rule: &Rule, rates: &Rates, notes: &mut Vec<String>) -> Option<Option<Usd>> {
+    match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            notes.push(format!(
+                "{}/{}: max_price {} skipped: {e}",
+                s.name,
+                rule.name,
+                rule.max_price.as_ref().map(|m| m.to_string()).unwrap_or_default()
+            ));
+            None
+        }
+    }
+}
+
+/// Deepest discount first (lowest price / limit), then by name: `(name, limit, lowest)`.
+pub(super) fn by_discount(a: (&str, Usd, Usd), b: (&str, Usd, Usd)) -> std::cmp::Ordering {
+    let ra = a.2.amount() / a.1.amount().max(rust_decimal::Decimal::new(1, 2));
+    let rb = b.2.amount() / b.1.amount().max(rust_decimal::Decimal::new(1, 2));
+    ra.cmp(&rb).then(a.0.cmp(b.0))
+}
+
+pub(super) fn candidate(s: &Strategy, rule: &Rule, game: Game, name: &str, id: ItemId, price: Usd) -> Candidate {
+    Candidate {
+        strategy: s.name.clone(),
+        rule: rule.name.clone(),
+        priority: rule.priority,
+        game,
+        name: name.to_string(),
+        item_id: Some(id),
+        price_seen: price,
+        // Bought by id, a listing has one price: the ceiling is what was seen (in whole cents, as it
+        // travels on the wire).
+        max_price: price.ceil_cents(),
+    }
 }
 
 /// The most this rule pays for `name` now: the lower of its absolute ceiling and its discount
 /// price. `None` when a discount has no reference price to work from.
-fn price_limit(
+pub(super) fn price_limit(
     s: &Strategy,
     rule: &Rule,
     game: Game,
@@ -294,13 +276,13 @@ fn price_limit(
     }
 }
 
-enum Room {
+pub(super) enum Room {
     Yes,
     NotThisItem,
     NotThisRule,
 }
 
-fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
+pub(super) fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
     let get = |m: &HashMap<(String, String), u32>| m.get(&(s.name.clone(), rule.name.clone())).copied().unwrap_or(0);
     let item = |m: &HashMap<(String, String, String), u32>| {
         m.get(&(s.name.clone(), rule.name.clone(), name.to_string())).copied().unwrap_or(0)
@@ -325,6 +307,7 @@ fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Listing;
     use std::path::Path;
 
     fn strategy(name: &str, text: &str) -> Strategy {
