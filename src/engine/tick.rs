@@ -10,10 +10,12 @@ use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::{executor, Engine};
+use crate::domain::Rates;
 use crate::domain::{CustomId, Game, PurchaseRecord, Weight};
+use crate::exchange::{FullList, ListStamp};
 use crate::guard::{self, Windows};
 use crate::ledger::{Ledger, LedgerError};
-use crate::strategy::decide::{References, Snapshot, Tally, Totals};
+use crate::strategy::decide::{Decision, References, Snapshot, Tally, Totals};
 use crate::strategy::file::Strategy;
 use crate::strategy::matcher::Matcher;
 
@@ -39,12 +41,45 @@ impl Book {
     }
 }
 
-/// What one tick leaves for the next: the strategy set compiled into a [`Matcher`].
+/// What one tick leaves for the next: the strategy set compiled into a [`Matcher`], and per game
+/// the last price list and the decision made on it.
 #[derive(Debug, Default)]
 pub(super) struct Memo {
     /// Built for the strategy set it holds; a reload swaps the set (a new `Arc`), so a pointer
     /// comparison tells when to rebuild. Holding the `Arc` keeps the pointer from being reused.
     matcher: Option<Arc<Matcher>>,
+    games: HashMap<Game, Market>,
+}
+
+/// The last price list of one game.
+#[derive(Debug)]
+struct Market {
+    /// How the exchange can tell us it has not changed; `None`: it cannot, read it every time.
+    stamp: Option<ListStamp>,
+    snapshot: Arc<Snapshot>,
+    /// Whether its prices reached the ledger (if not, they are offered again).
+    prices_recorded: bool,
+    decided: Option<Decided>,
+}
+
+/// A decision and everything it was made from besides the snapshot. Deciding is pure: the same
+/// inputs give the same decision, so it is reused only when every input is the same — and never
+/// for rules that price from the recorded history, whose reference moves with the clock.
+#[derive(Debug)]
+struct Decided {
+    matcher: Arc<Matcher>,
+    rates: Rates,
+    tally: Tally,
+    decision: Decision,
+}
+
+impl Decided {
+    fn reusable(&self, matcher: &Arc<Matcher>, game: Game, rates: &Rates, tally: &Tally) -> bool {
+        Arc::ptr_eq(&self.matcher, matcher)
+            && !matcher.uses_history(game)
+            && self.rates == *rates
+            && self.tally == *tally
+    }
 }
 
 impl Memo {
@@ -90,14 +125,44 @@ impl Engine {
     async fn tick_game(&self, game: Game) {
         // One configuration for the whole round, even if a reload lands meanwhile.
         let (config, strategies) = self.live();
-        let listings = match self.client.pricelist_full(game).await {
-            Ok(list) => list.items,
+        let previous = self.memo().games.get(&game).and_then(|m| m.stamp.clone());
+        let fetched = match self.client.pricelist_table(game, previous.as_ref()).await {
+            Ok(f) => f,
             Err(e) => return self.api_error("market_pricelist", &e),
         };
         let now = self.clock.now();
-        let snapshot = Snapshot::new(game, now, listings);
-        if let Err(e) = self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
-            tracing::warn!(error = %e, "could not record prices");
+        let (snapshot, record) = {
+            let mut memo = self.memo();
+            match (fetched, memo.games.remove(&game)) {
+                (FullList::Unchanged, Some(market)) => {
+                    tracing::debug!(%game, "price list unchanged since the last tick: not read again");
+                    let record = !market.prices_recorded;
+                    memo.games.insert(game, market);
+                    (memo.games.get(&game).map(|m| Arc::clone(&m.snapshot)), record)
+                }
+                (FullList::Fresh { table, stamp, .. }, _) => {
+                    let snapshot = Arc::new(Snapshot::from_table(game, now, table));
+                    let market =
+                        Market { stamp, snapshot: Arc::clone(&snapshot), prices_recorded: false, decided: None };
+                    memo.games.insert(game, market);
+                    (Some(snapshot), true)
+                }
+                // Only answered to a stamp, which only a kept list has.
+                (FullList::Unchanged, None) => (None, false),
+            }
+        };
+        let Some(snapshot) = snapshot else {
+            return tracing::warn!(%game, "price list reported unchanged but none is kept; next tick reads it");
+        };
+        if record {
+            match self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
+                Ok(_) => {
+                    if let Some(m) = self.memo().games.get_mut(&game) {
+                        m.prices_recorded = Arc::ptr_eq(&m.snapshot, &snapshot);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not record prices"),
+            }
         }
         let observed_since = match self.ledger.observe(game, now, OBSERVATION_GAP) {
             Ok(since) => since,
@@ -122,8 +187,8 @@ impl Engine {
         let tally = Tally::from_parts(totals, &records, windows.day_start);
         let rates = self.shared().rates.clone().unwrap_or_default();
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
-        let matcher = self.memo.lock().unwrap_or_else(|p| p.into_inner()).matcher(&strategies);
-        let decision = matcher.decide(&snapshot, &rates, &tally, &refs);
+        let matcher = self.memo().matcher(&strategies);
+        let decision = self.decide(&matcher, &snapshot, &rates, tally, &refs);
         for note in &decision.notes {
             tracing::warn!("{note}");
         }
@@ -158,6 +223,40 @@ impl Engine {
         }
         self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
         executor::execute(self, &config, verdicts.approved, &rates).await;
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        // Only a cache: after a panic elsewhere its content is still a valid (if stale) cache.
+        self.memo.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The decision on `snapshot`: the one made last tick when nothing it depends on changed.
+    fn decide(
+        &self,
+        matcher: &Arc<Matcher>,
+        snapshot: &Arc<Snapshot>,
+        rates: &Rates,
+        tally: Tally,
+        refs: &dyn References,
+    ) -> Decision {
+        let game = snapshot.game;
+        let reuse = |m: &Market| {
+            let d = m.decided.as_ref()?;
+            (Arc::ptr_eq(&m.snapshot, snapshot) && d.reusable(matcher, game, rates, &tally)).then(|| d.decision.clone())
+        };
+        if let Some(decision) = self.memo().games.get(&game).and_then(reuse) {
+            tracing::debug!(%game, "nothing changed since the last decision: made again from memory");
+            return decision;
+        }
+        let decision = matcher.decide(snapshot, rates, &tally, refs);
+        if let Some(m) = self.memo().games.get_mut(&game) {
+            if Arc::ptr_eq(&m.snapshot, snapshot) {
+                let decided =
+                    Decided { matcher: Arc::clone(matcher), rates: rates.clone(), tally, decision: decision.clone() };
+                m.decided = Some(decided);
+            }
+        }
+        decision
     }
 
     /// Purchases created since `day_start`, and every purchase still open.

@@ -65,7 +65,7 @@ impl Totals {
 
 /// What was already bought: all-time [`Totals`], today's counts, and the listings whose order is
 /// still open.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     totals: Totals,
     strategy_day: HashMap<String, u32>,
@@ -143,7 +143,7 @@ impl References for NoHistory {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Decision {
     pub candidates: Vec<Candidate>,
     /// Rules that could not be evaluated this time, and why (a missing rate, say).
