@@ -54,6 +54,31 @@ impl Totals {
         step(&mut self.held, (s, game, n), before.held, after.held);
     }
 
+    /// Every count as a flat list, for a checkpoint.
+    pub(crate) fn to_parts(&self) -> TotalsParts {
+        let mut p = TotalsParts {
+            strategy: self.strategy.iter().map(|(s, n)| (s.clone(), *n)).collect(),
+            rule: self.rule.iter().map(|((s, r), n)| (s.clone(), r.clone(), *n)).collect(),
+            item: self.item.iter().map(|((s, r, i), n)| (s.clone(), r.clone(), i.clone(), *n)).collect(),
+            held: self.held.iter().map(|((s, g, i), n)| (s.clone(), *g, i.clone(), *n)).collect(),
+        };
+        // A stable order, so equal totals make equal bytes.
+        p.strategy.sort();
+        p.rule.sort();
+        p.item.sort();
+        p.held.sort();
+        p
+    }
+
+    pub(crate) fn from_parts(p: TotalsParts) -> Totals {
+        Totals {
+            strategy: p.strategy.into_iter().collect(),
+            rule: p.rule.into_iter().map(|(s, r, n)| ((s, r), n)).collect(),
+            item: p.item.into_iter().map(|(s, r, i, n)| ((s, r, i), n)).collect(),
+            held: p.held.into_iter().map(|(s, g, i, n)| ((s, g, i), n)).collect(),
+        }
+    }
+
     pub fn from_records<'a>(records: impl IntoIterator<Item = &'a PurchaseRecord>) -> Totals {
         let mut t = Totals::default();
         for r in records {
@@ -61,6 +86,15 @@ impl Totals {
         }
         t
     }
+}
+
+/// [`Totals`] as plain lists (JSON has no tuple keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct TotalsParts {
+    strategy: Vec<(String, u32)>,
+    rule: Vec<(String, String, u32)>,
+    item: Vec<(String, String, String, u32)>,
+    held: Vec<(String, Game, String, u32)>,
 }
 
 /// What was already bought: all-time [`Totals`], today's counts, and the listings whose order is
@@ -116,6 +150,7 @@ impl Tally {
     }
 
     /// Counts a new candidate of this tick (today, held).
+    #[cfg(test)]
     pub(super) fn add(&mut self, s: &str, r: &str, game: Game, n: &str) {
         self.totals.apply_key(s, r, game, n, Weight::default(), Weight { counted: true, held: true });
         *self.strategy_day.entry(s.to_string()).or_default() += 1;
@@ -171,7 +206,8 @@ impl Matcher {
     pub fn decide(&self, snapshot: &Snapshot, rates: &Rates, tally: &Tally, refs: &dyn References) -> Decision {
         let mut out = Decision::default();
         let mut taken: HashSet<ItemId> = tally.open_listings.clone();
-        let mut t = tally.clone();
+        let mut added = Added::default();
+        let game = snapshot.game;
         for (s, rule, names) in self.matches(snapshot) {
             let Some(ceiling) = ceiling(s, rule, rates, &mut out.notes) else { continue };
             // Matching names with the price each may be bought at, deepest discount first.
@@ -180,13 +216,26 @@ impl Matcher {
                 let i = i as usize;
                 let Some(&(_, lowest)) = snapshot.listings_at(i).first() else { continue };
                 let name = snapshot.name(i).as_str();
-                let Some(limit) = price_limit(s, rule, snapshot.game, name, ceiling, refs) else { continue };
+                let Some(limit) = price_limit(s, rule, game, name, ceiling, refs) else { continue };
                 if lowest <= limit {
                     wanted.push((i, name, limit, lowest));
                 }
             }
-            wanted.sort_by(|a, b| by_discount((a.1, a.2, a.3), (b.1, b.2, b.3)));
+            // The ratio once per name, not once per comparison: a rule may want thousands of names.
+            let mut keyed: Vec<_> = wanted.into_iter().map(|w| (discount_key(w.2, w.3), w)).collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0).then(a.1 .1.cmp(b.1 .1)));
+            let wanted = keyed.into_iter().map(|(_, w)| w);
+            // The counts [`room`] reads, looked up once per rule and once per name rather than per
+            // listing, plus what this decision added (keyed by names, as the tally is).
+            let (sn, rn) = (s.name.as_str(), rule.name.as_str());
+            let strategy_day = tally.strategy_day.get(sn).copied().unwrap_or(0);
+            let strategy_total = tally.totals.strategy.get(sn).copied().unwrap_or(0);
+            let rule_key = (sn.to_string(), rn.to_string());
+            let rule_day = tally.rule_day.get(&rule_key).copied().unwrap_or(0);
+            let rule_total = tally.totals.rule.get(&rule_key).copied().unwrap_or(0);
+            let full = |limit: Option<u32>, n: u32| limit.is_some_and(|l| n >= l);
             'names: for (i, name, limit, _) in wanted {
+                let mut item: Option<(u32, u32, u32)> = None;
                 for &(id, price) in snapshot.listings_at(i) {
                     if price > limit {
                         break;
@@ -194,18 +243,64 @@ impl Matcher {
                     if taken.contains(&id) {
                         continue;
                     }
-                    match room(s, rule, snapshot.game, name, &t) {
-                        Room::Yes => {}
-                        Room::NotThisItem => continue 'names,
-                        Room::NotThisRule => break 'names,
+                    let by_strategy = added.strategy.get(sn).copied().unwrap_or(0);
+                    let by_rule = added.rule.get(&(sn, rn)).copied().unwrap_or(0);
+                    if full(s.limits.per_day, strategy_day.saturating_add(by_strategy))
+                        || full(s.limits.total, strategy_total.saturating_add(by_strategy))
+                        || full(rule.counts.per_day, rule_day.saturating_add(by_rule))
+                        || full(rule.counts.total, rule_total.saturating_add(by_rule))
+                    {
+                        break 'names;
+                    }
+                    let (item_day, item_total, held) = *item.get_or_insert_with(|| {
+                        let key = (sn.to_string(), rn.to_string(), name.to_string());
+                        (
+                            tally.item_day.get(&key).copied().unwrap_or(0),
+                            tally.totals.item.get(&key).copied().unwrap_or(0),
+                            tally.held(sn, game, name),
+                        )
+                    });
+                    let by_item = added.item.get(&(sn, rn, name)).copied().unwrap_or(0);
+                    let by_held = added.held.get(&(sn, name)).copied().unwrap_or(0);
+                    if full(rule.counts.per_item_per_day, item_day.saturating_add(by_item))
+                        || full(rule.counts.per_item_total, item_total.saturating_add(by_item))
+                        || full(rule.counts.keep, held.saturating_add(by_held))
+                    {
+                        continue 'names;
                     }
                     taken.insert(id);
-                    t.add(&s.name, &rule.name, snapshot.game, name);
-                    out.candidates.push(candidate(s, rule, snapshot.game, name, id, price));
+                    added.count(sn, rn, name);
+                    out.candidates.push(candidate(s, rule, game, name, id, price));
                 }
             }
         }
         out
+    }
+}
+
+/// Counts added by the decision in progress, keyed by borrowed names (no allocation per listing):
+/// the same increments [`Tally::add`] makes, kept beside the tally instead of in a copy of it.
+#[derive(Default)]
+struct Added<'a> {
+    strategy: FastMap<&'a str, u32>,
+    rule: FastMap<(&'a str, &'a str), u32>,
+    item: FastMap<(&'a str, &'a str, &'a str), u32>,
+    /// By strategy and name (one game per decision).
+    held: FastMap<(&'a str, &'a str), u32>,
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+impl<'a> Added<'a> {
+    fn count(&mut self, s: &'a str, r: &'a str, name: &'a str) {
+        for n in [
+            self.strategy.entry(s).or_default(),
+            self.rule.entry((s, r)).or_default(),
+            self.item.entry((s, r, name)).or_default(),
+            self.held.entry((s, name)).or_default(),
+        ] {
+            *n = n.saturating_add(1);
+        }
     }
 }
 
@@ -227,10 +322,15 @@ pub(super) fn ceiling(s: &Strategy, rule: &Rule, rates: &Rates, notes: &mut Vec<
 }
 
 /// Deepest discount first (lowest price / limit), then by name: `(name, limit, lowest)`.
+#[cfg(test)]
 pub(super) fn by_discount(a: (&str, Usd, Usd), b: (&str, Usd, Usd)) -> std::cmp::Ordering {
-    let ra = a.2.amount() / a.1.amount().max(rust_decimal::Decimal::new(1, 2));
-    let rb = b.2.amount() / b.1.amount().max(rust_decimal::Decimal::new(1, 2));
-    ra.cmp(&rb).then(a.0.cmp(b.0))
+    discount_key(a.1, a.2).cmp(&discount_key(b.1, b.2)).then(a.0.cmp(b.0))
+}
+
+/// What deepest-discount-first sorts on: lowest price over the limit (a limit under a cent counts
+/// as a cent).
+fn discount_key(limit: Usd, lowest: Usd) -> rust_decimal::Decimal {
+    lowest.amount() / limit.amount().max(rust_decimal::Decimal::new(1, 2))
 }
 
 pub(super) fn candidate(s: &Strategy, rule: &Rule, game: Game, name: &str, id: ItemId, price: Usd) -> Candidate {
@@ -276,12 +376,14 @@ pub(super) fn price_limit(
     }
 }
 
+#[cfg(test)]
 pub(super) enum Room {
     Yes,
     NotThisItem,
     NotThisRule,
 }
 
+#[cfg(test)]
 pub(super) fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
     let get = |m: &HashMap<(String, String), u32>| m.get(&(s.name.clone(), rule.name.clone())).copied().unwrap_or(0);
     let item = |m: &HashMap<(String, String, String), u32>| {

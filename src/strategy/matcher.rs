@@ -46,9 +46,11 @@ struct GameRules {
     /// This game's rules, highest priority first, file order among equals: (strategy, rule) indices.
     order: Vec<(usize, usize)>,
     exact: FastMap<String, Vec<RulePos>>,
-    globs: Option<GlobSet>,
+    /// Every glob, in sets of at most [`PATTERNS_PER_SET`]; `glob_rules[k]` owns the k-th glob overall.
+    globs: Vec<GlobSet>,
     glob_rules: Vec<Vec<RulePos>>,
-    regexes: Option<RegexSet>,
+    /// The same for regexes.
+    regexes: Vec<RegexSet>,
     regex_rules: Vec<Vec<RulePos>>,
     /// Rules without patterns that filter on `base`, by each base folded to lower case.
     by_base: FastMap<String, Vec<RulePos>>,
@@ -62,6 +64,11 @@ struct GameRules {
     /// Whether a rule prices from the recorded history (a decision that changes with time alone).
     uses_history: bool,
 }
+
+/// Patterns per combined set. One set of hundreds of case-insensitive patterns keeps its lazy DFA
+/// rebuilding (the states of so many patterns outgrow its cache: most of the time went there);
+/// sets of this size stay cached, and a name is read once per set.
+const PATTERNS_PER_SET: usize = 64;
 
 fn kind_slot(kind: ItemKind) -> usize {
     ItemKind::ALL.iter().position(|k| *k == kind).unwrap_or(ItemKind::ALL.len() - 1)
@@ -131,19 +138,21 @@ impl Matcher {
             if let Some(r) = g.exact.get(name) {
                 hits.extend_from_slice(r);
             }
-            if let Some(set) = &g.globs {
+            if !g.globs.is_empty() {
                 let candidate = globset::Candidate::new(name);
-                if set.is_match_candidate(&candidate) {
-                    set.matches_candidate_into(&candidate, &mut glob_hits);
-                    for &k in &glob_hits {
-                        hits.extend_from_slice(&g.glob_rules[k]);
+                for (chunk, set) in g.globs.iter().enumerate() {
+                    if set.is_match_candidate(&candidate) {
+                        set.matches_candidate_into(&candidate, &mut glob_hits);
+                        for &k in &glob_hits {
+                            hits.extend_from_slice(&g.glob_rules[chunk * PATTERNS_PER_SET + k]);
+                        }
                     }
                 }
             }
-            if let Some(set) = &g.regexes {
+            for (chunk, set) in g.regexes.iter().enumerate() {
                 if set.is_match(name) {
                     for k in set.matches(name).iter() {
-                        hits.extend_from_slice(&g.regex_rules[k]);
+                        hits.extend_from_slice(&g.regex_rules[chunk * PATTERNS_PER_SET + k]);
                     }
                 }
             }
@@ -227,21 +236,24 @@ impl GameRules {
                 self.every_name.push(pos);
             }
         }
-        self.globs = combined(&globs, |pats| {
+        let glob_sets = combined(&globs, |pats| {
             let mut b = globset::GlobSetBuilder::new();
             for p in pats {
                 b.add(glob(p).ok()?);
             }
             b.build().ok()
         });
-        self.regexes = combined(&regexes, |pats| RegexSet::new(pats).ok());
-        // A set too large to build (size limits): its rules check their own patterns on every name.
-        let orphaned: Vec<RulePos> =
-            [(self.globs.is_none(), &self.glob_rules), (self.regexes.is_none(), &self.regex_rules)]
-                .into_iter()
-                .filter(|(failed, _)| *failed)
-                .flat_map(|(_, owners)| owners.iter().flatten().copied())
-                .collect();
+        let regex_sets = combined(&regexes, |pats| RegexSet::new(pats).ok());
+        // A set that cannot be built (size limits): its rules check their own patterns on every name.
+        let mut orphaned = Vec::new();
+        match glob_sets {
+            Some(sets) => self.globs = sets,
+            None => orphaned.extend(self.glob_rules.iter().flatten().copied()),
+        }
+        match regex_sets {
+            Some(sets) => self.regexes = sets,
+            None => orphaned.extend(self.regex_rules.iter().flatten().copied()),
+        }
         for pos in orphaned {
             self.own_patterns[pos as usize] = true;
             self.every_name.push(pos);
@@ -251,10 +263,7 @@ impl GameRules {
     }
 }
 
-/// Builds a combined set of `patterns`; `None` when there are none or it cannot be built.
-fn combined<T>(patterns: &[&str], build: impl FnOnce(&[&str]) -> Option<T>) -> Option<T> {
-    if patterns.is_empty() {
-        return None;
-    }
-    build(patterns)
+/// Builds the sets of `patterns`, [`PATTERNS_PER_SET`] at a time; `None` when one cannot be built.
+fn combined<T>(patterns: &[&str], build: impl Fn(&[&str]) -> Option<T>) -> Option<Vec<T>> {
+    patterns.chunks(PATTERNS_PER_SET).map(build).collect()
 }
