@@ -66,7 +66,7 @@ fn criterion_dir() -> PathBuf {
 
 /// Strategy files with `count` rules in a realistic mix: about half exact-name lists of 1–5
 /// names, a quarter globs, the rest attribute selects and regexes; each with a `max_price`.
-fn generated(count: usize, names: &[String], dir: &Path) -> Vec<Strategy> {
+fn generated(count: usize, names: &[String], dir: &Path, per_day: Option<u32>) -> Vec<Strategy> {
     let mut rng = StdRng::seed_from_u64(count as u64);
     let parsed: Vec<_> = names.iter().filter_map(|n| market_name::parse(n).ok()).collect();
     let weapons: Vec<_> = parsed.iter().filter(|p| p.finish().is_some() && p.wear().is_some()).collect();
@@ -107,10 +107,11 @@ fn generated(count: usize, names: &[String], dir: &Path) -> Vec<Strategy> {
             "[[rules]]\nname = \"r{i}\"\nselect = {{ {select} }}\nmax_price = \"{price} usd\"\nper_item_total = 1\n"
         ));
     }
-    let sub = dir.join(format!("gen-{count}"));
+    let limits = per_day.map(|d| format!("[limits]\nper_day = {d}\n")).unwrap_or_default();
+    let sub = dir.join(format!("gen-{count}-{}", per_day.unwrap_or(0)));
     std::fs::create_dir_all(&sub).expect("strategy folder");
     for (k, chunk) in rules.chunks(10).enumerate() {
-        let text = format!("name = \"gen-{k}\"\npriority = {}\n{}", k % 3, chunk.concat());
+        let text = format!("name = \"gen-{k}\"\npriority = {}\n{limits}{}", k % 3, chunk.concat());
         std::fs::write(sub.join(format!("s{k:04}.toml")), text).expect("strategy file");
     }
     load_all(&[sub]).expect("generated strategies load")
@@ -160,7 +161,7 @@ fn main() {
     let grouped = rt.block_on(raw(&sb, false));
     let dir = tempfile::tempdir().expect("temp dir");
     let sets: Vec<(String, Vec<Strategy>)> = std::iter::once(("examples".to_string(), examples()))
-        .chain([10, 100, 1000].map(|n| (n.to_string(), generated(n, &names, dir.path()))))
+        .chain([10, 100, 1000].map(|n| (n.to_string(), generated(n, &names, dir.path(), None))))
         .collect();
 
     let (_, table) = decode_pricelist_table(&full).expect("the sandbox's list decodes");
@@ -232,7 +233,9 @@ fn main() {
     // `SKINBOT_BENCH_TICKS=0` leaves the tick latency out (e.g. while profiling one benchmark).
     let ticks: usize = std::env::var("SKINBOT_BENCH_TICKS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
     for rules in [100, 1000].into_iter().filter(|_| ticks > 0) {
-        let set = sets.iter().find(|(l, _)| *l == rules.to_string()).map(|(_, s)| s.clone()).expect("rule set");
+        // Each generated strategy buys at most two a day here: the ticks measured read a realistic
+        // day of the ledger, not the 20k purchases 1,000 rules want on the first tick.
+        let set = generated(rules, &names, dir.path(), Some(2));
         rt.block_on(tick_latency(&sb, set, rules, ticks));
     }
     rt.block_on(sb.shutdown());
