@@ -11,6 +11,7 @@
 //! The trade lock serialises everything that reads or moves the budget (tick, balance, resolving
 //! open outcomes), so a reservation is always visible to the next decision.
 
+mod book;
 pub mod clock;
 pub mod executor;
 pub mod reconcile;
@@ -31,10 +32,11 @@ use crate::exchange::{wire, Client, ExchangeError};
 use crate::guard::LastBalance;
 use crate::ledger::Ledger;
 use crate::strategy::file::Strategy;
+use book::Book;
 use clock::Clock;
 use scheduler::JobStats;
+use tick::Memo;
 pub use tick::{window_starts, OBSERVATION_GAP};
-use tick::{Book, Memo};
 
 /// What the engine is given; tests pass a sandbox client, a temporary ledger and a paused clock.
 pub struct Deps {
@@ -234,6 +236,10 @@ impl Engine {
             let _ = t.await;
         }
         watcher.abort();
+        // A clean stop checkpoints the all-time counts: the next start reads no old event.
+        if let Err(e) = self.book.lock().unwrap_or_else(|p| p.into_inner()).save(&self.ledger) {
+            tracing::warn!(error = %e, "could not checkpoint the purchase counts");
+        }
     }
 
     /// `currencies` → rates.

@@ -11,35 +11,13 @@ use chrono_tz::Tz;
 
 use super::{executor, Engine};
 use crate::domain::Rates;
-use crate::domain::{CustomId, Game, PurchaseRecord, Weight};
+use crate::domain::{Game, PurchaseRecord};
 use crate::exchange::{FullList, ListStamp};
 use crate::guard::{self, Windows};
 use crate::ledger::{Ledger, LedgerError};
-use crate::strategy::decide::{Decision, References, Snapshot, Tally, Totals};
+use crate::strategy::decide::{Decision, References, Snapshot, Tally};
 use crate::strategy::file::Strategy;
 use crate::strategy::matcher::Matcher;
-
-/// All-time purchase counts, caught up from the ledger's event log before each decision instead of
-/// recounted from every purchase (a ledger grows for months; a tick runs every few seconds).
-#[derive(Debug, Default)]
-pub(super) struct Book {
-    next_seq: u64,
-    weights: HashMap<CustomId, Weight>,
-    totals: Totals,
-}
-
-impl Book {
-    fn catch_up(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
-        for event in ledger.events_from(self.next_seq) {
-            let event = event?;
-            let after = event.record.state.weight();
-            let before = self.weights.insert(event.custom_id.clone(), after).unwrap_or_default();
-            self.totals.apply(&event.record.intent, before, after);
-            self.next_seq = event.seq + 1;
-        }
-        Ok(())
-    }
-}
 
 /// What one tick leaves for the next: the strategy set compiled into a [`Matcher`], and per game
 /// the last price list and the decision made on it.
@@ -311,51 +289,6 @@ impl References for LedgerReferences<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_book_caught_up_step_by_step_equals_a_full_recount() {
-        use crate::domain::{BuyId, Candidate, Intent, ItemId, OfferStatus, PurchaseState, Rates, Usd};
-        let ledger = Ledger::temporary().unwrap();
-        let mut book = Book::default();
-        let now = Utc::now();
-        let price = Usd::parse("1.00").unwrap();
-        let mut ids = Vec::new();
-        for i in 0..6 {
-            let intent = Intent {
-                custom_id: ledger.next_custom_id(now).unwrap(),
-                candidate: Candidate {
-                    strategy: "s".into(),
-                    rule: format!("r{}", i % 2),
-                    priority: 0,
-                    game: Game::Cs2,
-                    name: format!("item {}", i % 3),
-                    item_id: Some(ItemId::new(i)),
-                    price_seen: price,
-                    max_price: price,
-                },
-            };
-            ids.push(intent.custom_id.clone());
-            ledger.record_intents(&[PurchaseRecord::new(intent, now, Rates::new(), "h".into())]).unwrap();
-        }
-        book.catch_up(&ledger).unwrap();
-        let bought = |offer| PurchaseState::Bought {
-            buy_id: BuyId::new(1),
-            item_id: ItemId::new(1),
-            debited: price,
-            offer,
-            tradeofferid: None,
-        };
-        ledger.transition(&ids[0], PurchaseState::NotBought { code: 5, reason: "gone".into() }, now, "").unwrap();
-        ledger.transition(&ids[1], bought(OfferStatus::CreatingTrade), now, "").unwrap();
-        book.catch_up(&ledger).unwrap();
-        ledger.transition(&ids[1], bought(OfferStatus::Canceled), now, "").unwrap();
-        ledger.transition(&ids[2], bought(OfferStatus::Accepted), now, "").unwrap();
-        ledger.transition(&ids[2], bought(OfferStatus::RollbackUser), now, "").unwrap();
-        ledger.transition(&ids[3], PurchaseState::Unknown { reason: "timeout".into() }, now, "").unwrap();
-        book.catch_up(&ledger).unwrap();
-        book.catch_up(&ledger).unwrap(); // nothing new: no change
-        assert_eq!(book.totals, Totals::from_records(&ledger.list().unwrap()));
-    }
 
     #[test]
     fn a_day_whose_midnight_does_not_exist_starts_at_its_first_hour() {

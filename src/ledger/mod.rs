@@ -12,11 +12,13 @@
 //!
 //! Key layouts are in [`keys`]. sled lets one process open a database; [`LedgerError::Locked`] says so.
 
+mod checkpoint;
 mod error;
 pub mod events;
 pub mod keys;
 mod prices;
 pub mod remote;
+mod scan;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
