@@ -1,6 +1,7 @@
 //! All-time purchase counts, caught up from the ledger's event log before each decision instead of
 //! recounted from every purchase (a ledger grows for months; a tick runs every few seconds), and
 //! checkpointed in the ledger so a start resumes near the end of the log rather than replaying it.
+//! Public for the ledger benchmark, which measures a start's catch-up.
 
 use std::collections::HashMap;
 
@@ -14,11 +15,11 @@ use crate::strategy::decide::{Totals, TotalsParts};
 const READER: &str = "book";
 /// Events between two checkpoints: a start replays at most this many (plus those since a stop that
 /// was not clean).
-pub(crate) const CHECKPOINT_EVERY: u64 = 10_000;
+pub const CHECKPOINT_EVERY: u64 = 10_000;
 const FORMAT: u32 = 1;
 
 #[derive(Debug, Default)]
-pub(crate) struct Book {
+pub struct Book {
     /// The next event to read.
     next_seq: u64,
     /// The weight of each purchase that can still change: an event's "before". A purchase whose
@@ -40,7 +41,7 @@ struct Saved {
 impl Book {
     /// Reads the events since the last call (on the first, resumes from the ledger's checkpoint when
     /// it has one), and checkpoints every [`CHECKPOINT_EVERY`] events.
-    pub(crate) fn catch_up(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
+    pub fn catch_up(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
         if self.checkpointed.is_none() {
             self.resume(ledger)?;
         }
@@ -68,7 +69,7 @@ impl Book {
 
     /// Writes the checkpoint now (also on a clean stop, so the next start replays nothing); a book
     /// that has not read the log yet has nothing to say.
-    pub(crate) fn save(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
+    pub fn save(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
         if self.checkpointed.is_none() {
             return Ok(());
         }
@@ -84,6 +85,11 @@ impl Book {
         ledger.save_checkpoint(READER, self.next_seq, &bytes)?;
         self.checkpointed = Some(self.next_seq);
         Ok(())
+    }
+
+    /// The counts so far.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
     }
 
     fn resume(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {

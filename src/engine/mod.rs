@@ -11,7 +11,7 @@
 //! The trade lock serialises everything that reads or moves the budget (tick, balance, resolving
 //! open outcomes), so a reservation is always visible to the next decision.
 
-mod book;
+pub mod book;
 pub mod clock;
 pub mod executor;
 pub mod reconcile;
