@@ -4,6 +4,7 @@
 pub mod game;
 pub mod ids;
 pub(crate) mod lifecycle;
+pub mod listings;
 pub mod market_name;
 pub mod money;
 pub mod offer;
@@ -14,6 +15,7 @@ pub mod trade_link;
 pub use game::Game;
 pub use ids::{BuyId, CustomId, ItemId};
 pub use lifecycle::{PurchaseState, Stage, Weight};
+pub use listings::{ListingTable, TableBuilder};
 pub use market_name::{ItemKind, MarketName, MarketNameError, Wear};
 pub use money::{CurrencyCode, Money, Rates, Usd};
 pub use offer::OfferStatus;

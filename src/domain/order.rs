@@ -38,11 +38,45 @@ pub struct Candidate {
 
 /// A candidate the guard approved, with its `custom_id`: the ledger key and the `custom_id` sent to
 /// the exchange. Stored flat (the candidate's fields beside `custom_id`), as records always were.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Intent {
     pub custom_id: CustomId,
     #[serde(flatten)]
     pub candidate: Candidate,
+}
+
+/// Reads the flat form directly. (A derived `flatten` buffers every field of every record into
+/// an intermediate tree first: most of the time of a scan over a million records.)
+impl<'de> Deserialize<'de> for Intent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Flat {
+            custom_id: CustomId,
+            strategy: String,
+            rule: String,
+            #[serde(default)]
+            priority: i32,
+            game: Game,
+            name: String,
+            item_id: Option<ItemId>,
+            price_seen: Usd,
+            max_price: Usd,
+        }
+        let f = Flat::deserialize(d)?;
+        Ok(Intent {
+            custom_id: f.custom_id,
+            candidate: Candidate {
+                strategy: f.strategy,
+                rule: f.rule,
+                priority: f.priority,
+                game: f.game,
+                name: f.name,
+                item_id: f.item_id,
+                price_seen: f.price_seen,
+                max_price: f.max_price,
+            },
+        })
+    }
 }
 
 impl std::ops::Deref for Intent {

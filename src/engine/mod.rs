@@ -13,6 +13,7 @@
 //! The trade lock serialises everything that reads or moves the budget (tick, balance, resolving
 //! open outcomes), so a reservation is always visible to the next decision.
 
+pub mod book;
 mod brakes;
 pub mod clock;
 pub mod events;
@@ -36,9 +37,10 @@ use crate::exchange::{wire, Client, ExchangeError};
 use crate::guard::LastBalance;
 use crate::ledger::Ledger;
 use crate::strategy::file::Strategy;
+use book::Book;
 use clock::Clock;
 use scheduler::JobStats;
-use tick::Book;
+use tick::Memo;
 pub use tick::{window_starts, OBSERVATION_GAP};
 
 /// What the engine is given; tests pass a sandbox client, a temporary ledger and a paused clock.
@@ -117,6 +119,8 @@ pub struct Engine {
     reloader: std::sync::OnceLock<Arc<reload::Reloader>>,
     /// Where `status.json` is written after every tick (set by `skinbot run`; tests leave it unset).
     status_dir: std::sync::OnceLock<std::path::PathBuf>,
+    /// The compiled strategies and the last price list of each game, kept from tick to tick.
+    memo: Mutex<Memo>,
     /// Set once shutdown is requested: orders already recorded but not yet sent are released.
     stopping: std::sync::atomic::AtomicBool,
     pub stats: Stats,
@@ -136,6 +140,7 @@ impl Engine {
             book: Mutex::new(Book::default()),
             status_dir: std::sync::OnceLock::new(),
             reloader: std::sync::OnceLock::new(),
+            memo: Mutex::new(Memo::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             stats: Stats::default(),
             events: events::Link::default(),
@@ -301,6 +306,10 @@ impl Engine {
             let _ = t.await;
         }
         watcher.abort();
+        // A clean stop checkpoints the all-time counts: the next start reads no old event.
+        if let Err(e) = self.book.lock().unwrap_or_else(|p| p.into_inner()).save(&self.ledger) {
+            tracing::warn!(error = %e, "could not checkpoint the purchase counts");
+        }
     }
 
     /// `currencies` → rates, checked against the rates in force, or at start against the last ones

@@ -4,35 +4,73 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::{executor, Engine};
-use crate::domain::{CustomId, Game, PurchaseRecord, Weight};
+use crate::domain::Rates;
+use crate::domain::{Game, PurchaseRecord};
+use crate::exchange::{FullList, ListStamp};
 use crate::guard::{self, Windows};
 use crate::ledger::{Ledger, LedgerError};
-use crate::strategy::decide::{decide, References, Snapshot, Tally, Totals};
+use crate::strategy::decide::{Decision, References, Snapshot, Tally};
+use crate::strategy::file::Strategy;
+use crate::strategy::matcher::Matcher;
 
-/// All-time purchase counts, caught up from the ledger's event log before each decision instead of
-/// recounted from every purchase (a ledger grows for months; a tick runs every few seconds).
+/// What one tick leaves for the next: the strategy set compiled into a [`Matcher`], and per game
+/// the last price list and the decision made on it.
 #[derive(Debug, Default)]
-pub(super) struct Book {
-    next_seq: u64,
-    weights: HashMap<CustomId, Weight>,
-    totals: Totals,
+pub(super) struct Memo {
+    /// Built for the strategy set it holds; a reload swaps the set (a new `Arc`), so a pointer
+    /// comparison tells when to rebuild. Holding the `Arc` keeps the pointer from being reused.
+    matcher: Option<Arc<Matcher>>,
+    games: HashMap<Game, Market>,
 }
 
-impl Book {
-    fn catch_up(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
-        for event in ledger.events_from(self.next_seq) {
-            let event = event?;
-            let after = event.record.state.weight();
-            let before = self.weights.insert(event.custom_id.clone(), after).unwrap_or_default();
-            self.totals.apply(&event.record.intent, before, after);
-            self.next_seq = event.seq + 1;
+/// The last price list of one game.
+#[derive(Debug)]
+struct Market {
+    /// How the exchange can tell us it has not changed; `None`: it cannot, read it every time.
+    stamp: Option<ListStamp>,
+    snapshot: Arc<Snapshot>,
+    /// Whether its prices reached the ledger (if not, they are offered again).
+    prices_recorded: bool,
+    decided: Option<Decided>,
+}
+
+/// A decision and everything it was made from besides the snapshot. Deciding is pure: the same
+/// inputs give the same decision, so it is reused only when every input is the same — and never
+/// for rules that price from the recorded history, whose reference moves with the clock.
+#[derive(Debug)]
+struct Decided {
+    matcher: Arc<Matcher>,
+    rates: Rates,
+    tally: Tally,
+    decision: Decision,
+}
+
+impl Decided {
+    fn reusable(&self, matcher: &Arc<Matcher>, game: Game, rates: &Rates, tally: &Tally) -> bool {
+        Arc::ptr_eq(&self.matcher, matcher)
+            && !matcher.uses_history(game)
+            && self.rates == *rates
+            && self.tally == *tally
+    }
+}
+
+impl Memo {
+    /// The matcher of `strategies`, compiled on first use after each (re)load.
+    fn matcher(&mut self, strategies: &Arc<Vec<Strategy>>) -> Arc<Matcher> {
+        match &self.matcher {
+            Some(m) if Arc::ptr_eq(m.strategies(), strategies) => Arc::clone(m),
+            _ => {
+                let m = Arc::new(Matcher::compile(Arc::clone(strategies)));
+                self.matcher = Some(Arc::clone(&m));
+                m
+            }
         }
-        Ok(())
     }
 }
 
@@ -69,35 +107,53 @@ impl Engine {
     async fn tick_game(&self, game: Game) {
         // One configuration for the whole round, even if a reload lands meanwhile.
         let (config, strategies) = self.live();
-        let list = match self.client.pricelist_full(game).await {
-            Ok(list) => list,
+        let previous = self.memo().games.get(&game).and_then(|m| m.stamp.clone());
+        let fetched = match self.client.pricelist_table(game, previous.as_ref()).await {
+            Ok(f) => f,
             Err(e) => return self.api_error("market_pricelist", &e),
         };
         let now = self.clock.now();
-        if let Some(why) = self.list_insane(game, list.last_update.as_deref(), list.items.len(), now) {
-            // Neither bought from nor recorded as price history.
-            return tracing::warn!("no order this tick: {why}");
-        }
-        let mut listings = list.items;
-        let (hour_and_day, records) = {
-            let windows = window_starts(now, config.schedule.timezone);
-            match self.recent_records(windows.day_start) {
-                Ok(r) => (windows, r),
-                Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
+        let (snapshot, record) = {
+            let mut memo = self.memo();
+            match (fetched, memo.games.remove(&game)) {
+                (FullList::Unchanged, Some(market)) => {
+                    tracing::debug!(%game, "price list unchanged since the last tick: not read again");
+                    let record = !market.prices_recorded;
+                    memo.games.insert(game, market);
+                    (memo.games.get(&game).map(|m| Arc::clone(&m.snapshot)), record)
+                }
+                (FullList::Fresh { table, stamp, last_update }, previous) => {
+                    if let Some(why) = self.list_insane(game, last_update.as_deref(), table.len(), now) {
+                        // Neither bought from nor recorded as price history; the last sane list
+                        // is kept for the next comparison.
+                        if let Some(p) = previous {
+                            memo.games.insert(game, p);
+                        }
+                        drop(memo);
+                        return tracing::warn!("no order this tick: {why}");
+                    }
+                    let snapshot = Arc::new(Snapshot::from_table(game, now, table));
+                    let market =
+                        Market { stamp, snapshot: Arc::clone(&snapshot), prices_recorded: false, decided: None };
+                    memo.games.insert(game, market);
+                    (Some(snapshot), true)
+                }
+                // Only answered to a stamp, which only a kept list has.
+                (FullList::Unchanged, None) => (None, false),
             }
         };
-        if config.dry_run {
-            // A dry run's fills took their listings, though the real list still shows them.
-            let taken: std::collections::HashSet<_> = records
-                .iter()
-                .filter(|r| matches!(r.state, crate::domain::PurchaseState::Bought { .. }))
-                .filter_map(|r| r.intent.item_id)
-                .collect();
-            listings.retain(|l| !taken.contains(&l.id));
-        }
-        let snapshot = Snapshot::new(game, now, listings);
-        if let Err(e) = self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
-            tracing::warn!(error = %e, "could not record prices");
+        let Some(snapshot) = snapshot else {
+            return tracing::warn!(%game, "price list reported unchanged but none is kept; next tick reads it");
+        };
+        if record {
+            match self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
+                Ok(_) => {
+                    if let Some(m) = self.memo().games.get_mut(&game) {
+                        m.prices_recorded = Arc::ptr_eq(&m.snapshot, &snapshot);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not record prices"),
+            }
         }
         let observed_since = match self.ledger.observe(game, now, OBSERVATION_GAP) {
             Ok(since) => since,
@@ -107,7 +163,11 @@ impl Engine {
             }
         };
         // Only today's purchases and the open ones matter here; all-time counts come from the book.
-        let windows = hour_and_day;
+        let windows = window_starts(now, config.schedule.timezone);
+        let records = match self.recent_records(windows.day_start) {
+            Ok(r) => r,
+            Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
+        };
         let totals = {
             let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = book.catch_up(&self.ledger) {
@@ -115,10 +175,20 @@ impl Engine {
             }
             book.totals.clone()
         };
-        let tally = Tally::from_parts(totals, &records, windows.day_start);
+        let mut tally = Tally::from_parts(totals, &records, windows.day_start);
+        if config.dry_run {
+            // A dry run's fills took their listings, though the real list still shows them.
+            tally.take_listings(
+                records
+                    .iter()
+                    .filter(|r| matches!(r.state, crate::domain::PurchaseState::Bought { .. }))
+                    .filter_map(|r| r.intent.item_id),
+            );
+        }
         let (rates, stale) = self.rates_in_force(now, config.budget.rates_max_age);
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
-        let decision = decide(&strategies, &snapshot, &rates, &tally, &refs);
+        let matcher = self.memo().matcher(&strategies);
+        let decision = self.decide(&matcher, &snapshot, &rates, tally, &refs);
         for note in &decision.notes {
             tracing::warn!("{note}");
         }
@@ -231,6 +301,40 @@ impl Engine {
         guard::sane_prices(candidates, &medians, factor)
     }
 
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        // Only a cache: after a panic elsewhere its content is still a valid (if stale) cache.
+        self.memo.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The decision on `snapshot`: the one made last tick when nothing it depends on changed.
+    fn decide(
+        &self,
+        matcher: &Arc<Matcher>,
+        snapshot: &Arc<Snapshot>,
+        rates: &Rates,
+        tally: Tally,
+        refs: &dyn References,
+    ) -> Decision {
+        let game = snapshot.game;
+        let reuse = |m: &Market| {
+            let d = m.decided.as_ref()?;
+            (Arc::ptr_eq(&m.snapshot, snapshot) && d.reusable(matcher, game, rates, &tally)).then(|| d.decision.clone())
+        };
+        if let Some(decision) = self.memo().games.get(&game).and_then(reuse) {
+            tracing::debug!(%game, "nothing changed since the last decision: made again from memory");
+            return decision;
+        }
+        let decision = matcher.decide(snapshot, rates, &tally, refs);
+        if let Some(m) = self.memo().games.get_mut(&game) {
+            if Arc::ptr_eq(&m.snapshot, snapshot) {
+                let decided =
+                    Decided { matcher: Arc::clone(matcher), rates: rates.clone(), tally, decision: decision.clone() };
+                m.decided = Some(decided);
+            }
+        }
+        decision
+    }
+
     /// Purchases created since `day_start`, and every purchase still open.
     fn recent_records(&self, day_start: DateTime<Utc>) -> Result<Vec<PurchaseRecord>, LedgerError> {
         let mut records = self.ledger.list_since(day_start)?;
@@ -283,51 +387,6 @@ impl References for LedgerReferences<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_book_caught_up_step_by_step_equals_a_full_recount() {
-        use crate::domain::{BuyId, Candidate, Intent, ItemId, OfferStatus, PurchaseState, Rates, Usd};
-        let ledger = Ledger::temporary().unwrap();
-        let mut book = Book::default();
-        let now = Utc::now();
-        let price = Usd::parse("1.00").unwrap();
-        let mut ids = Vec::new();
-        for i in 0..6 {
-            let intent = Intent {
-                custom_id: ledger.next_custom_id(now).unwrap(),
-                candidate: Candidate {
-                    strategy: "s".into(),
-                    rule: format!("r{}", i % 2),
-                    priority: 0,
-                    game: Game::Cs2,
-                    name: format!("item {}", i % 3),
-                    item_id: Some(ItemId::new(i)),
-                    price_seen: price,
-                    max_price: price,
-                },
-            };
-            ids.push(intent.custom_id.clone());
-            ledger.record_intents(&[PurchaseRecord::new(intent, now, Rates::new(), "h".into())]).unwrap();
-        }
-        book.catch_up(&ledger).unwrap();
-        let bought = |offer| PurchaseState::Bought {
-            buy_id: BuyId::new(1),
-            item_id: ItemId::new(1),
-            debited: price,
-            offer,
-            tradeofferid: None,
-        };
-        ledger.transition(&ids[0], PurchaseState::NotBought { code: 5, reason: "gone".into() }, now, "").unwrap();
-        ledger.transition(&ids[1], bought(OfferStatus::CreatingTrade), now, "").unwrap();
-        book.catch_up(&ledger).unwrap();
-        ledger.transition(&ids[1], bought(OfferStatus::Canceled), now, "").unwrap();
-        ledger.transition(&ids[2], bought(OfferStatus::Accepted), now, "").unwrap();
-        ledger.transition(&ids[2], bought(OfferStatus::RollbackUser), now, "").unwrap();
-        ledger.transition(&ids[3], PurchaseState::Unknown { reason: "timeout".into() }, now, "").unwrap();
-        book.catch_up(&ledger).unwrap();
-        book.catch_up(&ledger).unwrap(); // nothing new: no change
-        assert_eq!(book.totals, Totals::from_records(&ledger.list().unwrap()));
-    }
 
     #[test]
     fn a_day_whose_midnight_does_not_exist_starts_at_its_first_hour() {

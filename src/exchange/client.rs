@@ -8,13 +8,16 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::decode::{decode, scan_head};
 use super::error::ExchangeError;
 use super::limiter::{Limiter, Priority};
 use super::wire::{
-    self, Balance, BatchResult, CurrencyRate, HistoryPage, Items, Listing, PriceGroup, PriceList, Purchase,
-    PurchaseInfo, ServerStatus,
+    Balance, BatchResult, CurrencyRate, HistoryPage, Items, Listing, PriceGroup, PriceList, Purchase, PurchaseInfo,
+    ServerStatus, TablePriceList,
 };
-use crate::domain::{BuyId, CustomId, Game, ItemId, TradeLink, Usd};
+use std::hash::BuildHasher;
+
+use crate::domain::{BuyId, CustomId, Game, ItemId, ListingTable, TradeLink, Usd};
 use crate::signature as sign;
 
 /// How request parameters travel. Both are what public clients use; the server reads either.
@@ -200,6 +203,31 @@ impl Client {
         Ok(list.map(crate::domain::Listing::from))
     }
 
+    /// `market_pricelist` with `full=1`, decoded into one table (names interned) — unless its
+    /// `last_update` and its bytes are those of `previous`, in which case nothing is decoded.
+    pub async fn pricelist_table(&self, game: Game, previous: Option<&ListStamp>) -> Result<FullList, ExchangeError> {
+        let params = vec![("game", Param::Text(game.as_str().into())), ("full", Param::Int(1))];
+        self.call_with(
+            "market_pricelist",
+            params,
+            Priority::Background,
+            || Ok(()),
+            |status, body| {
+                let head = scan_head(body);
+                if let (Some(prev), Some(head)) = (previous, &head) {
+                    // The stamp says "not moved"; the bytes must agree, or the list is read again.
+                    if head.last_update.as_deref() == Some(prev.last_update.as_str()) && prev.same_bytes(body) {
+                        return Ok(FullList::Unchanged);
+                    }
+                }
+                let list: TablePriceList = decode("market_pricelist", status, body)?;
+                let stamp = head.and_then(|h| h.last_update).map(|last_update| ListStamp::new(last_update, body));
+                Ok(FullList::Fresh { last_update: list.last_update, table: list.items.0, stamp })
+            },
+        )
+        .await
+    }
+
     /// `market_search` by one name (`name`) or several (`names`).
     pub async fn search(&self, game: Game, names: &[&str]) -> Result<Vec<Listing>, ExchangeError> {
         let mut params = vec![("game", Param::Text(game.as_str().into()))];
@@ -362,9 +390,21 @@ impl Client {
     async fn call_marked<T: DeserializeOwned>(
         &self,
         method: &'static str,
+        params: Vec<(&'static str, Param)>,
+        priority: Priority,
+        mark: impl FnOnce() -> Result<(), String>,
+    ) -> Result<T, ExchangeError> {
+        self.call_with(method, params, priority, mark, |status, body| decode(method, status, body)).await
+    }
+
+    /// One call whose answer's bytes `read` turns into a result; `mark` runs just before it leaves.
+    async fn call_with<T>(
+        &self,
+        method: &'static str,
         mut params: Vec<(&'static str, Param)>,
         priority: Priority,
         mark: impl FnOnce() -> Result<(), String>,
+        read: impl FnOnce(reqwest::StatusCode, &[u8]) -> Result<T, ExchangeError>,
     ) -> Result<T, ExchangeError> {
         if let Some(limiter) = &self.limiter {
             limiter.acquire(priority).await;
@@ -402,7 +442,7 @@ impl Client {
         // when the exchange may first have seen it.
         mark().map_err(|reason| ExchangeError::NotSent { method, reason })?;
         tracing::debug!(method, "api call");
-        let result = self.send(method, req).await;
+        let result = self.send(method, req, read).await;
         if let (Err(ExchangeError::RateLimited { .. }), Some(limiter)) = (&result, &self.limiter) {
             limiter.penalize();
         } else if let (Ok(_), Some(limiter)) = (&result, &self.limiter) {
@@ -411,65 +451,90 @@ impl Client {
         result
     }
 
-    async fn send<T: DeserializeOwned>(
+    async fn send<T>(
         &self,
         method: &'static str,
         req: reqwest::RequestBuilder,
+        read: impl FnOnce(reqwest::StatusCode, &[u8]) -> Result<T, ExchangeError>,
     ) -> Result<T, ExchangeError> {
         let timeout = self.config.timeout;
-        let resp = req.send().await.map_err(|e| ExchangeError::from_transport(method, e, timeout))?;
+        let mut resp = req.send().await.map_err(|e| ExchangeError::from_transport(method, e, timeout))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| ExchangeError::from_transport(method, e, timeout))?;
+        // Into one buffer sized by Content-Length (bounded, in case it lies): a 23 MB price list
+        // is not assembled from chunks into a buffer that doubles as it grows.
+        let expected = resp.content_length().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+        let mut body = Vec::with_capacity(expected.min(MAX_PREALLOCATED_BODY));
+        while let Some(chunk) = resp.chunk().await.map_err(|e| ExchangeError::from_transport(method, e, timeout))? {
+            body.extend_from_slice(&chunk);
+        }
+        tracing::debug!(method, bytes = body.len(), "answer received");
         if status.is_server_error() {
             // A 5xx may come from a proxy before or after the API ran: the outcome is unknown.
             return Err(ExchangeError::OutcomeUnknown { method, reason: format!("HTTP {status}"), timed_out: false });
         }
-        decode(method, status, &body)
+        read(status, &body)
+    }
+}
+
+/// The most reserved up front for an answer's body (a full CS2 price list is about 23 MB).
+const MAX_PREALLOCATED_BODY: usize = 64 << 20;
+
+/// Decodes the bytes of a `market_pricelist` `full=1` answer (what [`Client::pricelist_table`] does
+/// with them); for benchmarks and tools that hold an answer.
+pub fn decode_pricelist_table(body: &[u8]) -> Result<(Option<String>, ListingTable), ExchangeError> {
+    let list: TablePriceList = decode("market_pricelist", reqwest::StatusCode::OK, body)?;
+    Ok((list.last_update, list.items.0))
+}
+
+/// Decodes the bytes of a grouped `market_pricelist` answer (what [`Client::pricelist`] does).
+pub fn decode_pricelist_grouped(body: &[u8]) -> Result<PriceList<PriceGroup>, ExchangeError> {
+    decode("market_pricelist", reqwest::StatusCode::OK, body)
+}
+
+/// A full price list, or word that it is the one seen last time.
+#[derive(Debug)]
+pub enum FullList {
+    Unchanged,
+    Fresh {
+        last_update: Option<String>,
+        table: ListingTable,
+        /// What to pass next time; `None` when the answer had no `last_update` before its items.
+        stamp: Option<ListStamp>,
+    },
+}
+
+/// What identifies a price list's answer: its `last_update`, and a digest of its bytes (a list that
+/// changed without a new `last_update` is still read again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListStamp {
+    last_update: String,
+    len: usize,
+    digest: u64,
+}
+
+/// The digest's hasher: seeded once per process. Not cryptographic: the only party that could
+/// aim for a collision is the exchange, which could as well resend an old list.
+fn body_hasher() -> &'static foldhash::quality::RandomState {
+    static STATE: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
+    STATE.get_or_init(Default::default)
+}
+
+impl ListStamp {
+    fn new(last_update: String, body: &[u8]) -> ListStamp {
+        ListStamp { last_update, len: body.len(), digest: body_hasher().hash_one(body) }
+    }
+
+    fn same_bytes(&self, body: &[u8]) -> bool {
+        self.len == body.len() && self.digest == body_hasher().hash_one(body)
+    }
+
+    pub fn last_update(&self) -> &str {
+        &self.last_update
     }
 }
 
 fn trade_params(link: &TradeLink) -> Vec<(&'static str, Param)> {
     vec![("partner", Param::Text(link.partner().into())), ("token", Param::Text(link.token().into()))]
-}
-
-/// Envelope first (is it an error?), then the typed body with the path of any bad field.
-fn decode<T: DeserializeOwned>(
-    method: &'static str,
-    http: reqwest::StatusCode,
-    body: &[u8],
-) -> Result<T, ExchangeError> {
-    let malformed = |field: &str, detail: String| ExchangeError::Malformed { method, field: field.into(), detail };
-    let env: wire::Envelope = serde_json::from_slice(body).map_err(|e| {
-        let snippet: String = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
-        malformed("<body>", format!("not a JSON object (HTTP {http}): {e}; body starts with {snippet:?}"))
-    })?;
-    match env.status.as_ref().and_then(Value::as_str) {
-        Some("success") => {}
-        Some("error") => {
-            let code = match &env.error_code {
-                Some(Value::Number(n)) => n.as_i64(),
-                Some(Value::String(s)) => s.trim().parse().ok(),
-                _ => None,
-            }
-            .ok_or_else(|| malformed("error_code", format!("expected an integer, got {:?}", env.error_code)))?;
-            let message = match &env.error_message {
-                Some(Value::String(s)) => s.clone(),
-                other => return Err(malformed("error_message", format!("expected a string, got {other:?}"))),
-            };
-            return Err(ExchangeError::from_api(method, code, message));
-        }
-        _ => {
-            return Err(malformed(
-                "status",
-                format!("expected \"success\" or \"error\", got {:?} (HTTP {http})", env.status),
-            ))
-        }
-    }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        malformed(if path == "." { "<body>" } else { &path }, e.into_inner().to_string())
-    })
 }
 
 #[cfg(test)]
@@ -486,24 +551,6 @@ mod tests {
             ser.finish(),
             "custom_ids%5B%5D=a&custom_ids%5B%5D=b+c&items%5B0%5D%5Bid%5D=1&items%5B0%5D%5Bmax_price%5D=2.50"
         );
-    }
-
-    #[test]
-    fn decode_maps_error_envelopes_and_bad_bodies() {
-        let ok = reqwest::StatusCode::OK;
-        let e = decode::<Balance>(
-            "balance",
-            ok,
-            br#"{"status":"error","error_code":"-3","error_message":"invalid_signature"}"#,
-        )
-        .unwrap_err();
-        assert!(matches!(e, ExchangeError::Fatal { code: -3, .. }), "{e}");
-        let e = decode::<Balance>("balance", ok, b"<html>busy</html>").unwrap_err();
-        assert!(matches!(&e, ExchangeError::Malformed { field, .. } if field == "<body>"), "{e}");
-        let e = decode::<Balance>("balance", ok, br#"{"status":"success","balance":null}"#).unwrap_err();
-        assert!(matches!(&e, ExchangeError::Malformed { field, .. } if field == "balance"), "{e}");
-        let e = decode::<Balance>("balance", ok, br#"{"status":"weird"}"#).unwrap_err();
-        assert!(matches!(&e, ExchangeError::Malformed { field, .. } if field == "status"), "{e}");
     }
 
     #[test]

@@ -17,32 +17,119 @@ use crate::domain::{BuyId, CurrencyCode, ItemId, OfferStatus, Rates, Usd};
 /// Deserializers that take a JSON string or a JSON number.
 pub(crate) mod lenient {
     use super::*;
-    use serde::de::Error;
+    use serde::de::{Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::borrow::Cow;
+    use std::fmt;
 
-    fn scalar_text<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<String, D::Error> {
-        match Value::deserialize(d)? {
-            Value::String(s) => Ok(s),
-            // serde_json renders a number as its shortest round-trip text ("11.87"), so a decimal
-            // written as a JSON number reaches `Decimal` without a binary-float detour.
-            Value::Number(n) => Ok(n.to_string()),
-            other => Err(D::Error::custom(format!("expected {what} as a JSON string or number, got {}", kind(&other)))),
+    /// One JSON scalar as met in the body: strings borrowed when they have no escapes, numbers as
+    /// parsed. Reading it builds no `serde_json::Value`.
+    pub(crate) enum Scalar<'a> {
+        Str(Cow<'a, str>),
+        U64(u64),
+        I64(i64),
+        F64(f64),
+        Bool(bool),
+        Null,
+        Array,
+        Object,
+    }
+
+    impl Scalar<'_> {
+        /// The text of a string, or of a number as serde_json renders it: the shortest round-trip
+        /// text ("11.87"), so a decimal written as a JSON number reaches `Decimal` without a
+        /// binary-float detour.
+        fn text(&self) -> Option<Cow<'_, str>> {
+            match self {
+                Scalar::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+                Scalar::U64(n) => Some(Cow::Owned(n.to_string())),
+                Scalar::I64(n) => Some(Cow::Owned(n.to_string())),
+                Scalar::F64(f) => serde_json::Number::from_f64(*f).map(|n| Cow::Owned(n.to_string())),
+                _ => None,
+            }
+        }
+
+        fn kind(&self) -> String {
+            match self {
+                Scalar::Null => "null".into(),
+                Scalar::Bool(b) => b.to_string(),
+                Scalar::Array => "an array".into(),
+                Scalar::Object => "an object".into(),
+                Scalar::Str(s) => format!("\"{s}\""),
+                other => other.text().map(Cow::into_owned).unwrap_or_default(),
+            }
         }
     }
 
-    fn kind(v: &Value) -> String {
-        match v {
-            Value::Null => "null".into(),
-            Value::Bool(b) => b.to_string(),
-            Value::Array(_) => "an array".into(),
-            Value::Object(_) => "an object".into(),
-            Value::String(s) => format!("\"{s}\""),
-            Value::Number(n) => n.to_string(),
+    impl<'de> Deserialize<'de> for Scalar<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ScalarVisitor)
+        }
+    }
+
+    struct ScalarVisitor;
+
+    impl<'de> Visitor<'de> for ScalarVisitor {
+        type Value = Scalar<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Str(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Str(Cow::Owned(v.to_string())))
+        }
+        fn visit_string<E: Error>(self, v: String) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Str(Cow::Owned(v)))
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::U64(v))
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::I64(v))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::F64(v))
+        }
+        fn visit_bool<E: Error>(self, v: bool) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Bool(v))
+        }
+        fn visit_unit<E: Error>(self) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Null)
+        }
+        fn visit_none<E: Error>(self) -> Result<Scalar<'de>, E> {
+            Ok(Scalar::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar<'de>, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Scalar::Array)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Scalar::Object)
+        }
+    }
+
+    /// Runs `f` on the text of a JSON string or number; anything else is an error saying what came.
+    fn with_text<'de, D: Deserializer<'de>, T>(
+        d: D,
+        what: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, D::Error> {
+        let scalar = Scalar::deserialize(d)?;
+        match scalar.text() {
+            Some(text) => f(&text).map_err(D::Error::custom),
+            None => Err(D::Error::custom(format!("expected {what} as a JSON string or number, got {}", scalar.kind()))),
         }
     }
 
     pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        let text = scalar_text(d, "a decimal number")?;
-        parse_decimal(&text).map_err(|_| D::Error::custom(format!("expected a decimal number, got \"{text}\"")))
+        with_text(d, "a decimal number", |text| {
+            parse_decimal(text).map_err(|_| format!("expected a decimal number, got \"{text}\""))
+        })
     }
 
     pub fn usd<'de, D: Deserializer<'de>>(d: D) -> Result<Usd, D::Error> {
@@ -60,10 +147,9 @@ pub(crate) mod lenient {
     }
 
     pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        let text = scalar_text(d, "a non-negative integer")?;
-        text.trim()
-            .parse::<u64>()
-            .map_err(|_| D::Error::custom(format!("expected a non-negative integer, got \"{text}\"")))
+        with_text(d, "a non-negative integer", |text| {
+            text.trim().parse::<u64>().map_err(|_| format!("expected a non-negative integer, got \"{text}\""))
+        })
     }
 
     pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -77,8 +163,9 @@ pub(crate) mod lenient {
     }
 
     pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        let text = scalar_text(d, "an integer")?;
-        text.trim().parse::<i64>().map_err(|_| D::Error::custom(format!("expected an integer, got \"{text}\"")))
+        with_text(d, "an integer", |text| {
+            text.trim().parse::<i64>().map_err(|_| format!("expected an integer, got \"{text}\""))
+        })
     }
 
     pub fn buy_id<'de, D: Deserializer<'de>>(d: D) -> Result<BuyId, D::Error> {
@@ -87,23 +174,28 @@ pub(crate) mod lenient {
 
     /// An id-like text field that some clients type as a number (`tradeofferid`, `steamid`, `classid`).
     pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s)),
-            Value::Number(n) => Ok(Some(n.to_string())),
-            other => Err(D::Error::custom(format!("expected a string or number, got {}", kind(&other)))),
+        checked_text(d).map(|t| t.map(Cow::into_owned))
+    }
+
+    /// [`opt_text`] without keeping the text (a field that is checked but not used).
+    pub fn checked_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+        match Scalar::deserialize(d)? {
+            Scalar::Null => Ok(None),
+            Scalar::Str(s) => Ok(Some(s)),
+            n @ (Scalar::U64(_) | Scalar::I64(_) | Scalar::F64(_)) => Ok(n.text().map(|t| Cow::Owned(t.into_owned()))),
+            other => Err(D::Error::custom(format!("expected a string or number, got {}", other.kind()))),
         }
     }
 
     /// A boolean that PHP may render as `true`, `1`, `"1"`, `"true"` (and the opposites).
     pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Bool(b) => Ok(b),
-            Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
-            Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
-            Value::String(s) if s == "1" || s == "true" => Ok(true),
-            Value::String(s) if s.is_empty() || s == "0" || s == "false" => Ok(false),
-            other => Err(D::Error::custom(format!("expected a boolean, got {}", kind(&other)))),
+        match Scalar::deserialize(d)? {
+            Scalar::Bool(b) => Ok(b),
+            Scalar::U64(1) => Ok(true),
+            Scalar::U64(0) => Ok(false),
+            Scalar::Str(s) if s == "1" || s == "true" => Ok(true),
+            Scalar::Str(s) if s.is_empty() || s == "0" || s == "false" => Ok(false),
+            other => Err(D::Error::custom(format!("expected a boolean, got {}", other.kind()))),
         }
     }
 }
@@ -125,6 +217,58 @@ impl From<Listing> for crate::domain::Listing {
     fn from(l: Listing) -> Self {
         crate::domain::Listing { id: l.id, name: l.name, price: l.price }
     }
+}
+
+/// The full price list decoded straight into one table of listings, names interned: no `String`
+/// per listing, no `classid` kept (it is checked, then dropped: decisions do not use it).
+#[derive(Debug, Clone, Default)]
+pub struct Table(pub crate::domain::ListingTable);
+
+impl<'de> Deserialize<'de> for Table {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(TableVisitor)
+    }
+}
+
+struct TableVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TableVisitor {
+    type Value = Table;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence of listings")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Table, A::Error> {
+        let mut table = crate::domain::TableBuilder::new();
+        while let Some(l) = seq.next_element::<TableListing<'de>>()? {
+            table.push(l.id, &l.name, l.price).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Table(table.finish()))
+    }
+}
+
+/// `market_pricelist` with `full=1`, read into a [`Table`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct TablePriceList {
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub last_update: Option<String>,
+    pub items: Table,
+}
+
+/// A [`Listing`] as it is read into a [`Table`]: the same fields and the same checks, the name
+/// borrowed from the body.
+#[derive(Deserialize)]
+struct TableListing<'a> {
+    #[serde(deserialize_with = "lenient::item_id")]
+    id: ItemId,
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(deserialize_with = "lenient::usd")]
+    price: Usd,
+    #[serde(default, borrow, deserialize_with = "lenient::checked_text")]
+    #[allow(dead_code)]
+    classid: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// One line of the grouped price list: the lowest price of a name and how many are on sale.

@@ -210,7 +210,7 @@ impl Ledger {
 
     /// The number of events and the hash of the last one (`GENESIS_HASH` when there are none): worth
     /// writing down elsewhere, since a log rewritten from the start with fresh hashes verifies.
-    pub(crate) fn chain_head(&self) -> Result<(u64, String), LedgerError> {
+    pub fn chain_head(&self) -> Result<(u64, String), LedgerError> {
         let next_seq = match self.meta.get(META_NEXT_SEQ).map_err(|e| self.storage(e))? {
             Some(v) => u64_from("meta", META_NEXT_SEQ, &v)?,
             None => 1,

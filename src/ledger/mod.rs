@@ -13,6 +13,7 @@
 //!
 //! Key layouts are in [`keys`]. sled lets one process open a database; [`LedgerError::Locked`] says so.
 
+mod checkpoint;
 mod error;
 pub mod events;
 mod halts;
@@ -20,6 +21,7 @@ pub mod keys;
 mod prices;
 pub mod query;
 pub mod remote;
+mod scan;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

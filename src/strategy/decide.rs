@@ -2,49 +2,16 @@
 //! strategies, rates) → candidates for the guard. It does no I/O itself; reference prices come in
 //! through [`References`], so a test replays any decision with its own references.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::file::{Reference, Rule, Strategy};
-use crate::domain::market_name::{self, MarketName};
-use crate::domain::{Candidate, Game, Intent, ItemId, Listing, PurchaseRecord, Rates, Usd, Weight};
+use super::matcher::Matcher;
+use crate::domain::{Candidate, Game, Intent, ItemId, PurchaseRecord, Rates, Usd, Weight};
 
-/// The market of one game at one instant: every listing by name, cheapest first.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub game: Game,
-    pub taken_at: DateTime<Utc>,
-    pub by_name: BTreeMap<String, Vec<(ItemId, Usd)>>,
-    parsed: HashMap<String, MarketName>,
-}
-
-impl Snapshot {
-    pub fn new(game: Game, taken_at: DateTime<Utc>, listings: impl IntoIterator<Item = Listing>) -> Snapshot {
-        let mut by_name: BTreeMap<String, Vec<(ItemId, Usd)>> = BTreeMap::new();
-        for l in listings {
-            by_name.entry(l.name).or_default().push((l.id, l.price));
-        }
-        let mut parsed = HashMap::with_capacity(by_name.len());
-        for (name, list) in by_name.iter_mut() {
-            list.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-            // Only names the parser reads can match (it reads every real market name).
-            if let Ok(p) = market_name::parse(name) {
-                parsed.insert(name.clone(), p);
-            }
-        }
-        Snapshot { game, taken_at, by_name, parsed }
-    }
-
-    /// The lowest price of each name.
-    pub fn lowest_prices(&self) -> impl Iterator<Item = (&str, Usd)> {
-        self.by_name.iter().filter_map(|(n, l)| l.first().map(|(_, p)| (n.as_str(), *p)))
-    }
-
-    pub fn listing_count(&self) -> usize {
-        self.by_name.values().map(Vec::len).sum()
-    }
-}
+pub use super::snapshot::Snapshot;
 
 /// All-time counts of purchases, the ways strategies limit themselves. Kept up to date
 /// incrementally by the engine (see [`Totals::apply`]) rather than recounted from the whole ledger.
@@ -87,6 +54,31 @@ impl Totals {
         step(&mut self.held, (s, game, n), before.held, after.held);
     }
 
+    /// Every count as a flat list, for a checkpoint.
+    pub(crate) fn to_parts(&self) -> TotalsParts {
+        let mut p = TotalsParts {
+            strategy: self.strategy.iter().map(|(s, n)| (s.clone(), *n)).collect(),
+            rule: self.rule.iter().map(|((s, r), n)| (s.clone(), r.clone(), *n)).collect(),
+            item: self.item.iter().map(|((s, r, i), n)| (s.clone(), r.clone(), i.clone(), *n)).collect(),
+            held: self.held.iter().map(|((s, g, i), n)| (s.clone(), *g, i.clone(), *n)).collect(),
+        };
+        // A stable order, so equal totals make equal bytes.
+        p.strategy.sort();
+        p.rule.sort();
+        p.item.sort();
+        p.held.sort();
+        p
+    }
+
+    pub(crate) fn from_parts(p: TotalsParts) -> Totals {
+        Totals {
+            strategy: p.strategy.into_iter().collect(),
+            rule: p.rule.into_iter().map(|(s, r, n)| ((s, r), n)).collect(),
+            item: p.item.into_iter().map(|(s, r, i, n)| ((s, r, i), n)).collect(),
+            held: p.held.into_iter().map(|(s, g, i, n)| ((s, g, i), n)).collect(),
+        }
+    }
+
     pub fn from_records<'a>(records: impl IntoIterator<Item = &'a PurchaseRecord>) -> Totals {
         let mut t = Totals::default();
         for r in records {
@@ -96,9 +88,18 @@ impl Totals {
     }
 }
 
+/// [`Totals`] as plain lists (JSON has no tuple keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct TotalsParts {
+    strategy: Vec<(String, u32)>,
+    rule: Vec<(String, String, u32)>,
+    item: Vec<(String, String, String, u32)>,
+    held: Vec<(String, Game, String, u32)>,
+}
+
 /// What was already bought: all-time [`Totals`], today's counts, and the listings whose order is
 /// still open.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     totals: Totals,
     strategy_day: HashMap<String, u32>,
@@ -142,8 +143,20 @@ impl Tally {
         t
     }
 
+    /// Listings that count as taken besides those of open orders (a dry run's simulated fills).
+    pub(crate) fn take_listings(&mut self, ids: impl IntoIterator<Item = ItemId>) {
+        self.open_listings.extend(ids);
+    }
+
+    /// Listings of orders whose outcome is still open.
+    #[cfg(test)]
+    pub(super) fn open_listings(&self) -> &HashSet<ItemId> {
+        &self.open_listings
+    }
+
     /// Counts a new candidate of this tick (today, held).
-    fn add(&mut self, s: &str, r: &str, game: Game, n: &str) {
+    #[cfg(test)]
+    pub(super) fn add(&mut self, s: &str, r: &str, game: Game, n: &str) {
         self.totals.apply_key(s, r, game, n, Weight::default(), Weight { counted: true, held: true });
         *self.strategy_day.entry(s.to_string()).or_default() += 1;
         *self.rule_day.entry((s.to_string(), r.to_string())).or_default() += 1;
@@ -170,7 +183,7 @@ impl References for NoHistory {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Decision {
     pub candidates: Vec<Candidate>,
     /// Rules that could not be evaluated this time, and why (a missing rate, say).
@@ -179,6 +192,9 @@ pub struct Decision {
 
 /// Turns one snapshot into candidates. Each listing is wanted at most once; counts are applied as
 /// candidates are produced, so one tick never asks for more than a limit allows.
+///
+/// Compiles the strategies first; the engine keeps a compiled [`Matcher`] and calls
+/// [`Matcher::decide`] instead.
 pub fn decide(
     strategies: &[Strategy],
     snapshot: &Snapshot,
@@ -186,89 +202,160 @@ pub fn decide(
     tally: &Tally,
     refs: &dyn References,
 ) -> Decision {
-    let mut out = Decision::default();
-    let mut taken: HashSet<ItemId> = tally.open_listings.clone();
-    let mut t = tally.clone();
-    // Highest priority first, so that a listing and a count go to the rule that matters most;
-    // equal priorities keep file order.
-    let mut rules: Vec<(&Strategy, &Rule)> = strategies
-        .iter()
-        .flat_map(|s| s.rules.iter().map(move |r| (s, r)))
-        .filter(|(_, r)| r.game == snapshot.game)
-        .collect();
-    rules.sort_by_key(|(_, r)| std::cmp::Reverse(r.priority));
-    for (s, rule) in rules {
-        {
-            let ceiling = match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
-                Ok(c) => c,
-                Err(e) => {
-                    out.notes.push(format!(
-                        "{}/{}: max_price {} skipped: {e}",
-                        s.name,
-                        rule.name,
-                        rule.max_price.as_ref().map(|m| m.to_string()).unwrap_or_default()
-                    ));
-                    continue;
-                }
-            };
+    Matcher::compile(Arc::new(strategies.to_vec())).decide(snapshot, rates, tally, refs)
+}
+
+impl Matcher {
+    /// See [`decide`]. Rules go highest priority first, so that a listing and a count go to the rule
+    /// that matters most; each rule takes its names deepest discount first.
+    pub fn decide(&self, snapshot: &Snapshot, rates: &Rates, tally: &Tally, refs: &dyn References) -> Decision {
+        let mut out = Decision::default();
+        let mut taken: HashSet<ItemId> = tally.open_listings.clone();
+        let mut added = Added::default();
+        let game = snapshot.game;
+        for (s, rule, names) in self.matches(snapshot) {
+            let Some(ceiling) = ceiling(s, rule, rates, &mut out.notes) else { continue };
             // Matching names with the price each may be bought at, deepest discount first.
-            let mut wanted: Vec<(&str, Usd, Usd)> = Vec::new();
-            for (name, listings) in &snapshot.by_name {
-                let Some(&(_, lowest)) = listings.first() else { continue };
-                let matched = match snapshot.parsed.get(name) {
-                    Some(p) => rule.selector.matches(snapshot.game, name, p),
-                    None => false,
-                };
-                if !matched {
-                    continue;
-                }
-                let Some(limit) = price_limit(s, rule, snapshot.game, name, ceiling, refs) else { continue };
+            let mut wanted: Vec<(usize, &str, Usd, Usd)> = Vec::new();
+            for i in names {
+                let i = i as usize;
+                let Some(&(_, lowest)) = snapshot.listings_at(i).first() else { continue };
+                let name = snapshot.name(i).as_str();
+                let Some(limit) = price_limit(s, rule, game, name, ceiling, refs) else { continue };
                 if lowest <= limit {
-                    wanted.push((name.as_str(), limit, lowest));
+                    wanted.push((i, name, limit, lowest));
                 }
             }
-            wanted.sort_by(|a, b| {
-                let ra = a.2.amount() / a.1.amount().max(rust_decimal::Decimal::new(1, 2));
-                let rb = b.2.amount() / b.1.amount().max(rust_decimal::Decimal::new(1, 2));
-                ra.cmp(&rb).then(a.0.cmp(b.0))
-            });
-            'names: for (name, limit, _) in wanted {
-                for &(id, price) in &snapshot.by_name[name] {
+            // The ratio once per name, not once per comparison: a rule may want thousands of names.
+            let mut keyed: Vec<_> = wanted.into_iter().map(|w| (discount_key(w.2, w.3), w)).collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0).then(a.1 .1.cmp(b.1 .1)));
+            let wanted = keyed.into_iter().map(|(_, w)| w);
+            // The counts [`room`] reads, looked up once per rule and once per name rather than per
+            // listing, plus what this decision added (keyed by names, as the tally is).
+            let (sn, rn) = (s.name.as_str(), rule.name.as_str());
+            let strategy_day = tally.strategy_day.get(sn).copied().unwrap_or(0);
+            let strategy_total = tally.totals.strategy.get(sn).copied().unwrap_or(0);
+            let rule_key = (sn.to_string(), rn.to_string());
+            let rule_day = tally.rule_day.get(&rule_key).copied().unwrap_or(0);
+            let rule_total = tally.totals.rule.get(&rule_key).copied().unwrap_or(0);
+            let full = |limit: Option<u32>, n: u32| limit.is_some_and(|l| n >= l);
+            'names: for (i, name, limit, _) in wanted {
+                let mut item: Option<(u32, u32, u32)> = None;
+                for &(id, price) in snapshot.listings_at(i) {
                     if price > limit {
                         break;
                     }
                     if taken.contains(&id) {
                         continue;
                     }
-                    match room(s, rule, snapshot.game, name, &t) {
-                        Room::Yes => {}
-                        Room::NotThisItem => continue 'names,
-                        Room::NotThisRule => break 'names,
+                    let by_strategy = added.strategy.get(sn).copied().unwrap_or(0);
+                    let by_rule = added.rule.get(&(sn, rn)).copied().unwrap_or(0);
+                    if full(s.limits.per_day, strategy_day.saturating_add(by_strategy))
+                        || full(s.limits.total, strategy_total.saturating_add(by_strategy))
+                        || full(rule.counts.per_day, rule_day.saturating_add(by_rule))
+                        || full(rule.counts.total, rule_total.saturating_add(by_rule))
+                    {
+                        break 'names;
+                    }
+                    let (item_day, item_total, held) = *item.get_or_insert_with(|| {
+                        let key = (sn.to_string(), rn.to_string(), name.to_string());
+                        (
+                            tally.item_day.get(&key).copied().unwrap_or(0),
+                            tally.totals.item.get(&key).copied().unwrap_or(0),
+                            tally.held(sn, game, name),
+                        )
+                    });
+                    let by_item = added.item.get(&(sn, rn, name)).copied().unwrap_or(0);
+                    let by_held = added.held.get(&(sn, name)).copied().unwrap_or(0);
+                    if full(rule.counts.per_item_per_day, item_day.saturating_add(by_item))
+                        || full(rule.counts.per_item_total, item_total.saturating_add(by_item))
+                        || full(rule.counts.keep, held.saturating_add(by_held))
+                    {
+                        continue 'names;
                     }
                     taken.insert(id);
-                    t.add(&s.name, &rule.name, snapshot.game, name);
-                    out.candidates.push(Candidate {
-                        strategy: s.name.clone(),
-                        rule: rule.name.clone(),
-                        priority: rule.priority,
-                        game: snapshot.game,
-                        name: name.to_string(),
-                        item_id: Some(id),
-                        price_seen: price,
-                        // Bought by id, a listing has one price: the ceiling is what was seen (in
-                        // whole cents, as it travels on the wire).
-                        max_price: price.ceil_cents(),
-                    });
+                    added.count(sn, rn, name);
+                    out.candidates.push(candidate(s, rule, game, name, id, price));
                 }
             }
         }
+        out
     }
-    out
+}
+
+/// Counts added by the decision in progress, keyed by borrowed names (no allocation per listing):
+/// the same increments [`Tally::add`] makes, kept beside the tally instead of in a copy of it.
+#[derive(Default)]
+struct Added<'a> {
+    strategy: FastMap<&'a str, u32>,
+    rule: FastMap<(&'a str, &'a str), u32>,
+    item: FastMap<(&'a str, &'a str, &'a str), u32>,
+    /// By strategy and name (one game per decision).
+    held: FastMap<(&'a str, &'a str), u32>,
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+impl<'a> Added<'a> {
+    fn count(&mut self, s: &'a str, r: &'a str, name: &'a str) {
+        for n in [
+            self.strategy.entry(s).or_default(),
+            self.rule.entry((s, r)).or_default(),
+            self.item.entry((s, r, name)).or_default(),
+            self.held.entry((s, name)).or_default(),
+        ] {
+            *n = n.saturating_add(1);
+        }
+    }
+}
+
+/// The rule's absolute ceiling in USD (`Some(None)` when it has none); `None`, with a note, when it
+/// cannot be converted and the rule is skipped this time.
+pub(super) fn ceiling(s: &Strategy, rule: &Rule, rates: &Rates, notes: &mut Vec<String>) -> Option<Option<Usd>> {
+    match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            notes.push(format!(
+                "{}/{}: max_price {} skipped: {e}",
+                s.name,
+                rule.name,
+                rule.max_price.as_ref().map(|m| m.to_string()).unwrap_or_default()
+            ));
+            None
+        }
+    }
+}
+
+/// Deepest discount first (lowest price / limit), then by name: `(name, limit, lowest)`.
+#[cfg(test)]
+pub(super) fn by_discount(a: (&str, Usd, Usd), b: (&str, Usd, Usd)) -> std::cmp::Ordering {
+    discount_key(a.1, a.2).cmp(&discount_key(b.1, b.2)).then(a.0.cmp(b.0))
+}
+
+/// What deepest-discount-first sorts on: lowest price over the limit (a limit under a cent counts
+/// as a cent).
+fn discount_key(limit: Usd, lowest: Usd) -> rust_decimal::Decimal {
+    lowest.amount() / limit.amount().max(rust_decimal::Decimal::new(1, 2))
+}
+
+pub(super) fn candidate(s: &Strategy, rule: &Rule, game: Game, name: &str, id: ItemId, price: Usd) -> Candidate {
+    Candidate {
+        strategy: s.name.clone(),
+        rule: rule.name.clone(),
+        priority: rule.priority,
+        game,
+        name: name.to_string(),
+        item_id: Some(id),
+        price_seen: price,
+        // Bought by id, a listing has one price: the ceiling is what was seen (in whole cents, as it
+        // travels on the wire).
+        max_price: price.ceil_cents(),
+    }
 }
 
 /// The most this rule pays for `name` now: the lower of its absolute ceiling and its discount
 /// price. `None` when a discount has no reference price to work from.
-fn price_limit(
+pub(super) fn price_limit(
     s: &Strategy,
     rule: &Rule,
     game: Game,
@@ -294,13 +381,15 @@ fn price_limit(
     }
 }
 
-enum Room {
+#[cfg(test)]
+pub(super) enum Room {
     Yes,
     NotThisItem,
     NotThisRule,
 }
 
-fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
+#[cfg(test)]
+pub(super) fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
     let get = |m: &HashMap<(String, String), u32>| m.get(&(s.name.clone(), rule.name.clone())).copied().unwrap_or(0);
     let item = |m: &HashMap<(String, String, String), u32>| {
         m.get(&(s.name.clone(), rule.name.clone(), name.to_string())).copied().unwrap_or(0)
@@ -325,6 +414,7 @@ fn room(s: &Strategy, rule: &Rule, game: Game, name: &str, t: &Tally) -> Room {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Listing;
     use std::path::Path;
 
     fn strategy(name: &str, text: &str) -> Strategy {

@@ -76,6 +76,9 @@ pub struct Selector {
     names: HashSet<String>,
     globs: Option<GlobSet>,
     regexes: Option<RegexSet>,
+    /// The patterns as given (trimmed), for the matcher that combines every rule's patterns in one set.
+    glob_patterns: Vec<String>,
+    regex_patterns: Vec<String>,
     /// Whether any of `names`/`globs`/`regexes` was given: if so, one of them must match.
     has_positive: bool,
     kinds: Option<Vec<ItemKind>>,
@@ -110,8 +113,10 @@ impl Selector {
         let finishes = texts("finish", &spec.finish)?;
 
         let names: HashSet<String> = texts("names", &spec.names)?.unwrap_or_default().into_iter().collect();
-        let globs = texts("globs", &spec.globs)?.map(|g| glob_set("globs", &g)).transpose()?;
-        let regexes = texts("regexes", &spec.regexes)?.map(|r| regex_set("regexes", &r)).transpose()?;
+        let glob_patterns = texts("globs", &spec.globs)?;
+        let globs = glob_patterns.as_ref().map(|g| glob_set("globs", g)).transpose()?;
+        let regex_patterns = texts("regexes", &spec.regexes)?;
+        let regexes = regex_patterns.as_ref().map(|r| regex_set("regexes", r)).transpose()?;
         let has_positive = !names.is_empty() || globs.is_some() || regexes.is_some();
 
         // Excludes may be empty lists: excluding nothing is harmless.
@@ -127,6 +132,8 @@ impl Selector {
             names,
             globs,
             regexes,
+            glob_patterns: glob_patterns.unwrap_or_default(),
+            regex_patterns: regex_patterns.unwrap_or_default(),
             has_positive,
             kinds,
             bases,
@@ -142,6 +149,12 @@ impl Selector {
 
     /// Whether the item (`name` as listed in `game`, parsed as `parsed`) is selected.
     pub fn matches(&self, game: Game, name: &str, parsed: &MarketName) -> bool {
+        (!self.has_positive || self.positive_match(name)) && self.matches_besides_patterns(game, name, parsed)
+    }
+
+    /// [`Selector::matches`] for an item already known to match one of `names`/`globs`/`regexes`
+    /// (or a selector without them): the attribute filters and the excludes.
+    pub(crate) fn matches_besides_patterns(&self, game: Game, name: &str, parsed: &MarketName) -> bool {
         // Cheapest first: flags and enums, then text, then patterns.
         self.games.as_ref().is_none_or(|g| g.contains(&game))
             && self.kinds.as_ref().is_none_or(|k| k.contains(&parsed.kind()))
@@ -153,8 +166,27 @@ impl Selector {
                 .finishes
                 .as_ref()
                 .is_none_or(|f| parsed.finish().is_some_and(|x| f.iter().any(|f| eq_ignore_case(f, x))))
-            && (!self.has_positive || self.positive_match(name))
             && !self.excluded(name)
+    }
+
+    /// Whether any of `names`/`globs`/`regexes` was given (then one of them must match).
+    pub(crate) fn has_patterns(&self) -> bool {
+        self.has_positive
+    }
+
+    /// The exact names, globs and regexes, as given.
+    pub(crate) fn patterns(&self) -> (impl Iterator<Item = &str>, &[String], &[String]) {
+        (self.names.iter().map(String::as_str), &self.glob_patterns, &self.regex_patterns)
+    }
+
+    /// The `base` filter, if any.
+    pub(crate) fn bases(&self) -> Option<&[String]> {
+        self.bases.as_deref()
+    }
+
+    /// The `kind` filter, if any.
+    pub(crate) fn kinds(&self) -> Option<&[ItemKind]> {
+        self.kinds.as_deref()
     }
 
     fn positive_match(&self, name: &str) -> bool {
@@ -173,6 +205,12 @@ impl Selector {
 /// Unicode case-insensitive equality without allocating.
 fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// The text [`eq_ignore_case`] compares: equal folds ⇔ equal ignoring case. (Not `str::to_lowercase`,
+/// which lowers a final Σ differently.)
+pub(crate) fn fold_case(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
 }
 
 fn checked<'a, T>(field: &'static str, list: &'a Option<Vec<T>>) -> Result<Option<&'a [T]>, SelectorError> {
@@ -195,22 +233,23 @@ fn texts(field: &'static str, list: &Option<Vec<String>>) -> Result<Option<Vec<S
         .map(Some)
 }
 
-fn glob_set(field: &'static str, patterns: &[String]) -> Result<GlobSet, SelectorError> {
+/// One whole-name glob as strategies mean it: case-insensitive, `/` an ordinary character.
+pub(crate) fn glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    // Names contain `/` (`Holo/Foil`): it is an ordinary character here, not a path separator.
+    GlobBuilder::new(pattern).case_insensitive(true).literal_separator(false).backslash_escape(true).build()
+}
+
+pub(crate) fn glob_set(field: &'static str, patterns: &[String]) -> Result<GlobSet, SelectorError> {
     let mut set = GlobSetBuilder::new();
     for p in patterns {
-        // Names contain `/` (`Holo/Foil`): it is an ordinary character here, not a path separator.
-        let glob = GlobBuilder::new(p)
-            .case_insensitive(true)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| SelectorError::BadGlob { field, pattern: p.clone(), reason: e.kind().to_string() })?;
+        let glob =
+            glob(p).map_err(|e| SelectorError::BadGlob { field, pattern: p.clone(), reason: e.kind().to_string() })?;
         set.add(glob);
     }
     set.build().map_err(|e| SelectorError::BadGlob { field, pattern: patterns.join(", "), reason: e.to_string() })
 }
 
-fn regex_set(field: &'static str, patterns: &[String]) -> Result<RegexSet, SelectorError> {
+pub(crate) fn regex_set(field: &'static str, patterns: &[String]) -> Result<RegexSet, SelectorError> {
     // Compiled one by one first, because a set's error does not say which pattern is wrong.
     for p in patterns {
         Regex::new(p).map_err(|e| SelectorError::BadRegex { field, pattern: p.clone(), reason: e.to_string() })?;

@@ -284,6 +284,14 @@ impl MarketName {
         Ok(Self::assemble(name.to_string(), parts))
     }
 
+    /// Parses a name it takes ownership of (no copy); on failure the name comes back with the error.
+    pub fn parse_owned(name: String) -> Result<Self, (String, MarketNameError)> {
+        match grammar::analyse(&name) {
+            Ok(parts) => Ok(Self::assemble(name, parts)),
+            Err(e) => Err((name, e)),
+        }
+    }
+
     fn assemble(name: String, p: Parts) -> Self {
         MarketName {
             name,
