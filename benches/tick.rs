@@ -28,6 +28,24 @@ use skinbot::strategy::decide::{NoHistory, Snapshot, Tally};
 use skinbot::strategy::file::{load_all, Strategy};
 use skinbot::strategy::matcher::Matcher;
 
+/// The grouped list's floor, likewise.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainGroups {
+    status: String,
+    last_update: String,
+    items: Vec<PlainGroup>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainGroup {
+    name: String,
+    price: String,
+    classid: String,
+    count: String,
+}
+
 /// The floor: the same bytes into plain owned structs (the sandbox sends numbers as strings).
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -214,6 +232,9 @@ fn main() {
         })
     });
     g.bench_function("grouped", |b| b.iter(|| black_box(decode_pricelist_grouped(&grouped).expect("grouped"))));
+    g.bench_function("grouped_plain_parse", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<PlainGroups>(&grouped).expect("parse")))
+    });
     g.finish();
     c.final_summary();
     drop(compiled);
@@ -228,6 +249,7 @@ fn main() {
         "decide_1000",
         "total_1000",
         "grouped",
+        "grouped_plain_parse",
     ]);
 
     // `SKINBOT_BENCH_TICKS=0` leaves the tick latency out (e.g. while profiling one benchmark).
