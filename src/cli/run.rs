@@ -195,7 +195,7 @@ fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
 }
 
 /// How many set-aside sandbox ledgers `skinbot run` keeps (the newest); older ones are removed.
-pub const KEEP_SET_ASIDE: usize = 3;
+pub(crate) const KEEP_SET_ASIDE: usize = 3;
 
 /// Removes all but the newest [`KEEP_SET_ASIDE`] `ledger-sandbox-*` folders in `state_dir` (their
 /// names sort by time). Only sandbox ledgers: nothing here held real money.

@@ -179,7 +179,7 @@ impl PurchaseState {
     }
 
     /// How it counts against the strategies' limits.
-    pub fn weight(&self) -> Weight {
+    pub(crate) fn weight(&self) -> Weight {
         match self {
             PurchaseState::NotBought { .. } => Weight { counted: false, held: false },
             PurchaseState::Bought { offer, .. } => Weight { counted: true, held: !offer.is_failure() },

@@ -43,12 +43,13 @@ impl ListingTable {
     }
 
     /// The names and the rows, for a snapshot that takes them over.
-    pub fn into_parts(self) -> (Vec<String>, Vec<Row>) {
+    pub(crate) fn into_parts(self) -> (Vec<String>, Vec<Row>) {
         (self.names, self.rows)
     }
 
     /// Every listing with its own copy of its name (tests and callers that want plain listings).
-    pub fn to_listings(&self) -> Vec<Listing> {
+    #[cfg(test)]
+    pub(crate) fn to_listings(&self) -> Vec<Listing> {
         self.rows
             .iter()
             .map(|r| Listing { id: r.id, name: self.names[r.name as usize].clone(), price: r.price })
@@ -89,7 +90,7 @@ impl TableBuilder {
     }
 
     /// One listing whose name is already owned: kept the first time, dropped after.
-    pub fn push_owned(&mut self, id: ItemId, name: String, price: Usd) -> Result<(), TooManyNames> {
+    pub(crate) fn push_owned(&mut self, id: ItemId, name: String, price: Usd) -> Result<(), TooManyNames> {
         let hash = self.hasher.hash_one(name.as_str());
         let idx = match self.index.find(hash, |&i| self.table.names[i as usize] == name) {
             Some(&i) => i,
@@ -121,7 +122,7 @@ pub struct TooManyNames;
 
 impl ListingTable {
     /// A table of plain listings (tests, callers that have them); fails only past `u32::MAX` names.
-    pub fn from_listings(listings: impl IntoIterator<Item = Listing>) -> Result<Self, TooManyNames> {
+    pub(crate) fn from_listings(listings: impl IntoIterator<Item = Listing>) -> Result<Self, TooManyNames> {
         let mut b = TableBuilder::new();
         for l in listings {
             b.push_owned(l.id, l.name, l.price)?;

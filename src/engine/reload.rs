@@ -118,7 +118,7 @@ impl Reloader {
     /// At the start of every tick: a saved edit that is valid is put in force before the tick
     /// decides anything (size-and-content fingerprint of a few small files). One that does not
     /// load is left to [`watch`], which reports it once the file has settled.
-    pub fn check_now(&self, engine: &Engine) {
+    pub(crate) fn check_now(&self, engine: &Engine) {
         let now = self.sources.fingerprint(&engine.config());
         if now == *self.in_force() {
             return;

@@ -181,7 +181,7 @@ impl Client {
     }
 
     /// Every call of this client (and its clones) waits for `limiter` first.
-    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
+    pub(crate) fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
         self.limiter = Some(limiter);
         self
     }
@@ -205,7 +205,11 @@ impl Client {
 
     /// `market_pricelist` with `full=1`, decoded into one table (names interned) — unless its
     /// `last_update` and its bytes are those of `previous`, in which case nothing is decoded.
-    pub async fn pricelist_table(&self, game: Game, previous: Option<&ListStamp>) -> Result<FullList, ExchangeError> {
+    pub(crate) async fn pricelist_table(
+        &self,
+        game: Game,
+        previous: Option<&ListStamp>,
+    ) -> Result<FullList, ExchangeError> {
         let params = vec![("game", Param::Text(game.as_str().into())), ("full", Param::Int(1))];
         self.call_with(
             "market_pricelist",
@@ -277,7 +281,7 @@ impl Client {
     }
 
     /// [`Client::batch_buy`], calling `mark` just before the request leaves (see [`Client::buy_marked`]).
-    pub async fn batch_buy_marked(
+    pub(crate) async fn batch_buy_marked(
         &self,
         link: &TradeLink,
         items: &[BatchItem],

@@ -140,7 +140,7 @@ pub(crate) mod lenient {
         Ok(Usd::new(v))
     }
 
-    pub fn opt_usd<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usd>, D::Error> {
+    pub(crate) fn opt_usd<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usd>, D::Error> {
         #[derive(Deserialize)]
         struct W(#[serde(deserialize_with = "usd")] Usd);
         Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
@@ -152,7 +152,7 @@ pub(crate) mod lenient {
         })
     }
 
-    pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         #[derive(Deserialize)]
         struct W(#[serde(deserialize_with = "u64")] u64);
         Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
@@ -173,12 +173,12 @@ pub(crate) mod lenient {
     }
 
     /// An id-like text field that some clients type as a number (`tradeofferid`, `steamid`, `classid`).
-    pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         checked_text(d).map(|t| t.map(Cow::into_owned))
     }
 
     /// [`opt_text`] without keeping the text (a field that is checked but not used).
-    pub fn checked_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    pub(crate) fn checked_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
         match Scalar::deserialize(d)? {
             Scalar::Null => Ok(None),
             Scalar::Str(s) => Ok(Some(s)),
@@ -222,7 +222,7 @@ impl From<Listing> for crate::domain::Listing {
 /// The full price list decoded straight into one table of listings, names interned: no `String`
 /// per listing, no `classid` kept (it is checked, then dropped: decisions do not use it).
 #[derive(Debug, Clone, Default)]
-pub struct Table(pub crate::domain::ListingTable);
+pub(crate) struct Table(pub crate::domain::ListingTable);
 
 impl<'de> Deserialize<'de> for Table {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -250,7 +250,7 @@ impl<'de> serde::de::Visitor<'de> for TableVisitor {
 
 /// `market_pricelist` with `full=1`, read into a [`Table`].
 #[derive(Debug, Clone, Deserialize)]
-pub struct TablePriceList {
+pub(crate) struct TablePriceList {
     #[serde(default, deserialize_with = "lenient::opt_text")]
     pub last_update: Option<String>,
     pub items: Table,
@@ -304,7 +304,7 @@ pub(crate) struct Items<T> {
 }
 
 /// The item part of a purchase: the listing that was bought.
-pub type PurchasedItem = Listing;
+pub(crate) type PurchasedItem = Listing;
 
 /// A successful buy (`market_buy`, and each `purchased[]` element of `market_batch_buy`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -16,7 +16,7 @@ const HASH_LEN: usize = 64;
 impl Ledger {
     /// Stores `state` as what `reader` derived from every event before `next_seq`. Not flushed:
     /// a checkpoint lost in a crash costs only a longer replay.
-    pub fn save_checkpoint(&self, reader: &str, next_seq: u64, state: &[u8]) -> Result<(), LedgerError> {
+    pub(crate) fn save_checkpoint(&self, reader: &str, next_seq: u64, state: &[u8]) -> Result<(), LedgerError> {
         let hash = self.event_hash(next_seq.saturating_sub(1))?.ok_or_else(|| LedgerError::Corrupt {
             tree: "events",
             key: next_seq.saturating_sub(1).to_string(),

@@ -197,7 +197,7 @@ impl Ledger {
 
     /// The events with a sequence number of `seq` or more, oldest first: how a reader that has seen
     /// the log up to some point catches up without reading it all again.
-    pub fn events_from(&self, seq: u64) -> impl Iterator<Item = Result<Event, LedgerError>> + '_ {
+    pub(crate) fn events_from(&self, seq: u64) -> impl Iterator<Item = Result<Event, LedgerError>> + '_ {
         self.events.range(super::keys::event_key(seq)..).map(move |item| {
             let (key, value) = item.map_err(|e| self.storage(e))?;
             serde_json::from_slice(&value).map_err(|e| LedgerError::Corrupt {

@@ -201,7 +201,7 @@ impl Ledger {
     }
 
     /// Records the exchange this ledger belongs to (flushed).
-    pub fn set_identity(&self, identity: &str) -> Result<(), LedgerError> {
+    pub(crate) fn set_identity(&self, identity: &str) -> Result<(), LedgerError> {
         self.meta.insert(b"identity", identity.as_bytes()).map_err(|e| self.storage(e))?;
         self.flush()
     }
@@ -367,7 +367,7 @@ impl Ledger {
 
     /// Moves every purchase in `ids` to `state` in one transaction (all or none), flushed once: how a
     /// chunk of orders is marked as sent just before its request leaves.
-    pub fn transition_all(
+    pub(crate) fn transition_all(
         &self,
         ids: &[CustomId],
         state: &PurchaseState,

@@ -121,7 +121,7 @@ impl Tally {
 
     /// From the all-time `totals` and the records that can matter today: those created since
     /// `day_start` and those still open (others are ignored).
-    pub fn from_parts<'a>(
+    pub(crate) fn from_parts<'a>(
         totals: Totals,
         recent: impl IntoIterator<Item = &'a PurchaseRecord>,
         day_start: DateTime<Utc>,

@@ -29,7 +29,7 @@ use crate::domain::{Game, Money, Usd};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStrategy {
+pub(crate) struct RawStrategy {
     pub name: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -60,7 +60,7 @@ pub struct RawCounts {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRule {
+pub(crate) struct RawRule {
     pub name: Option<String>,
     pub priority: Option<i32>,
     #[serde(default)]
@@ -78,7 +78,7 @@ pub struct RawRule {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDiscount {
+pub(crate) struct RawDiscount {
     /// Percent below the reference price, e.g. "15" or "12.5".
     pub percent: String,
     /// `history` (the bot's own recorded prices, median over the window) or `file`.

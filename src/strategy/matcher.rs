@@ -111,7 +111,7 @@ impl Matcher {
     }
 
     /// Whether a decision for `game` depends on the time as well as on its inputs (history prices).
-    pub fn uses_history(&self, game: Game) -> bool {
+    pub(crate) fn uses_history(&self, game: Game) -> bool {
         self.rules_of(game).is_some_and(|g| g.uses_history)
     }
 

@@ -9,5 +9,5 @@ pub mod decide;
 mod equivalence;
 pub mod file;
 pub mod matcher;
-pub mod selector;
+pub(crate) mod selector;
 pub mod snapshot;

@@ -110,7 +110,8 @@ impl Snapshot {
     }
 
     /// The listings of `name`, cheapest first (empty when it is not listed).
-    pub fn listings_of(&self, name: &str) -> &[(ItemId, Usd)] {
+    #[cfg(test)]
+    pub(crate) fn listings_of(&self, name: &str) -> &[(ItemId, Usd)] {
         match self.names.binary_search_by(|n| n.as_str().cmp(name)) {
             Ok(i) => self.listings_at(i),
             Err(_) => &[],
@@ -118,7 +119,7 @@ impl Snapshot {
     }
 
     /// The lowest price of each name.
-    pub fn lowest_prices(&self) -> impl Iterator<Item = (&str, Usd)> {
+    pub(crate) fn lowest_prices(&self) -> impl Iterator<Item = (&str, Usd)> {
         self.by_name().filter_map(|(n, l)| l.first().map(|(_, p)| (n, *p)))
     }
 

@@ -285,7 +285,7 @@ impl MarketName {
     }
 
     /// Parses a name it takes ownership of (no copy); on failure the name comes back with the error.
-    pub fn parse_owned(name: String) -> Result<Self, (String, MarketNameError)> {
+    pub(crate) fn parse_owned(name: String) -> Result<Self, (String, MarketNameError)> {
         match grammar::analyse(&name) {
             Ok(parts) => Ok(Self::assemble(name, parts)),
             Err(e) => Err((name, e)),
