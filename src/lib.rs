@@ -45,6 +45,9 @@
 pub mod cli;
 /// Configuration: typed settings read from TOML, validated whole, errors with file and line.
 pub mod config;
+/// The dashboard: the ledger and the bot's state in the browser (server-rendered HTML and SVG,
+/// live by server-sent events), with halt and resume.
+pub mod dashboard;
 /// Pure domain types: money, ids, games, trade links, market names, orders (listing, candidate,
 /// intent) and the purchase lifecycle.
 pub mod domain;

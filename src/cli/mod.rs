@@ -17,6 +17,7 @@ macro_rules! out {
 }
 
 pub mod brake;
+pub mod dashboard;
 pub mod events;
 pub mod ledger;
 pub mod run;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Running or not, halted or paused and why, balance, budget windows, open purchases, the last
     /// tick.
     Status(status::StatusArgs),
+    /// Serve the dashboard (the ledger and the bot's state in the browser) for a ledger whose bot
+    /// is not running; a running bot serves its own (`[dashboard] listen`).
+    Dashboard(dashboard::DashboardArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -105,5 +109,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Halt(args) => brake::halt(args).await,
         Command::Resume(args) => brake::resume(args).await,
         Command::Status(args) => status::run(args).await,
+        Command::Dashboard(args) => dashboard::run(args).await,
     }
 }

@@ -69,10 +69,42 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let state_dir = config.state_dir.clone();
     let (tx, rx) = watch::channel(false);
+    // One token for the control endpoint and the dashboard.
+    let token = crate::ledger::remote::Token::random();
+    let dashboard_port = match &config.dashboard {
+        Some(settings) => Some(crate::dashboard::bind(settings).await?),
+        None => None,
+    };
+    let dashboard_url = match &dashboard_port {
+        Some(l) => Some(format!("http://{}/?token={}", l.local_addr()?, token.as_str())),
+        None => None,
+    };
     // `skinbot ledger …` reads through the running bot (sled allows one process per database).
-    let ledger_endpoint = crate::ledger::remote::serve(ledger.clone(), &state_dir, rx.clone()).await?;
+    let ledger_endpoint = crate::ledger::remote::serve_with_token(
+        ledger.clone(),
+        &state_dir,
+        token.clone(),
+        dashboard_url.clone(),
+        rx.clone(),
+        crate::net::ConnLimits::LEDGER,
+    )
+    .await?;
     let engine = Engine::new(Arc::new(config), strategies, Deps { client, ledger, clock: Arc::new(TokioClock::new()) });
     engine.report_status_to(state_dir.clone());
+    let dashboard = match dashboard_port {
+        Some(listener) => {
+            let source = crate::dashboard::Source {
+                ledger: engine.ledger().clone(),
+                engine: Some(Arc::clone(&engine)),
+                state_dir: Some(state_dir.clone()),
+                config: None,
+            };
+            let d = crate::dashboard::serve(listener, token, source, rx.clone()).await?;
+            tracing::info!("dashboard: {}", d.url_with_token());
+            Some(d)
+        }
+        None => None,
+    };
     // Limits and strategies can change while it runs: edit the files, they are picked up in seconds.
     let reloader = Arc::new(reload::Reloader::new(sources, fingerprint));
     engine.reload_before_ticks(Arc::clone(&reloader));
@@ -89,6 +121,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     engine.run(rx).await;
     let _ = ledger_endpoint.await;
+    if let Some(d) = dashboard {
+        d.stopped().await;
+    }
     engine.ledger().flush()?;
     out!("{}", super::summary::summary(&engine));
     if let Some(sb) = embedded {

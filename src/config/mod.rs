@@ -132,6 +132,22 @@ pub struct BudgetSettings {
     pub currency: crate::domain::CurrencyCode,
 }
 
+/// `[dashboard]`: where the web view is served (see [`crate::dashboard`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardSettings {
+    pub listen: std::net::SocketAddr,
+    /// A non-loopback `listen` was explicitly allowed.
+    pub allow_remote: bool,
+    /// When `listen` is taken, serve on any free loopback port instead of failing (the embedded
+    /// demo's default: two demos at once must both start).
+    pub fall_back_to_any_port: bool,
+}
+
+impl DashboardSettings {
+    /// The embedded sandbox demo's dashboard.
+    pub const DEMO_LISTEN: &'static str = "127.0.0.1:8787";
+}
+
 #[derive(Debug, Clone)]
 pub struct OrderSettings {
     pub batch_size: usize,
@@ -169,6 +185,8 @@ pub struct Config {
     /// buy; fills are simulated against the price list and kept in a ledger of their own.
     pub dry_run: bool,
     pub events: EventsSettings,
+    /// `[dashboard]`: off unless configured; on in the embedded sandbox demo.
+    pub dashboard: Option<DashboardSettings>,
 }
 
 /// How to find secrets: the process environment in production, a map in tests.
@@ -194,8 +212,14 @@ impl Config {
     /// The configuration used when no file is given: in-process sandbox, example strategies, a
     /// fast schedule, state under `state/`.
     pub(crate) fn embedded_default() -> Config {
-        Self::from_raw(Path::new("<embedded default>"), "", RawConfig::default(), &ProcessEnv)
-            .unwrap_or_else(|e| panic!("the embedded default config is invalid: {e}"))
+        let mut config = Self::from_raw(Path::new("<embedded default>"), "", RawConfig::default(), &ProcessEnv)
+            .unwrap_or_else(|e| panic!("the embedded default config is invalid: {e}"));
+        config.dashboard = DashboardSettings::DEMO_LISTEN.parse().ok().map(|listen| DashboardSettings {
+            listen,
+            allow_remote: false,
+            fall_back_to_any_port: true,
+        });
+        config
     }
 
     /// Reads and validates a config file. Relative paths inside it are relative to its folder.
@@ -226,6 +250,7 @@ impl Config {
         let sanity = validate::sanity(&raw.sanity, &ctx)?;
         let dry_run = validate::mode(raw.mode.as_ref(), &ctx)?;
         let events = validate::events(&raw.events);
+        let dashboard = validate::dashboard(&raw.dashboard, &ctx)?;
         Ok(Config {
             source: None,
             hash: hex::encode(Sha256::digest(source.as_bytes())),
@@ -241,6 +266,7 @@ impl Config {
             sanity,
             dry_run,
             events,
+            dashboard,
         })
     }
 }
@@ -390,6 +416,20 @@ mod tests {
         let c = parse("[budget]\ncurrency = \"eur\"\nper_day = \"100\"\nper_order = \"20 usd\"\n").unwrap();
         assert_eq!(c.budget.per_day.unwrap().to_string(), "100.00 EUR");
         assert_eq!(c.budget.per_order.unwrap().to_string(), "20.00 USD");
+    }
+
+    #[test]
+    fn the_dashboard_is_off_unless_configured_and_stays_on_loopback_unless_allowed() {
+        assert_eq!(parse("").unwrap().dashboard, None);
+        assert!(Config::embedded_default().dashboard.is_some_and(|d| d.listen.ip().is_loopback()));
+        let d = parse("[dashboard]\nlisten = \"127.0.0.1:8787\"\n").unwrap().dashboard.unwrap();
+        assert_eq!(d.listen.to_string(), "127.0.0.1:8787");
+        let e = parse("[budget]\n[dashboard]\nlisten = \"0.0.0.0:8787\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("dashboard.listen")), "{e}");
+        assert!(e.to_string().contains("allow_remote"), "{e}");
+        assert!(parse("[dashboard]\nlisten = \"0.0.0.0:8787\"\nallow_remote = true\n").is_ok());
+        let e = parse("[dashboard]\nlisten = \"localhost\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("dashboard.listen")), "{e}");
     }
 
     #[test]

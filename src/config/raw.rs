@@ -36,6 +36,18 @@ pub(crate) struct RawConfig {
     pub(crate) sanity: RawSanity,
     #[serde(default)]
     pub(crate) events: RawEvents,
+    #[serde(default)]
+    pub(crate) dashboard: RawDashboard,
+}
+
+/// `[dashboard]`: the web view of the ledger and the bot's state.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDashboard {
+    /// `"127.0.0.1:8787"`: serve the dashboard there (off when absent).
+    pub(crate) listen: Option<Spanned<String>>,
+    /// Accept a `listen` address that is not loopback (the token then crosses the network).
+    pub(crate) allow_remote: Option<bool>,
 }
 
 /// `[events]`: the project websocket.

@@ -11,12 +11,12 @@ use secrecy::SecretString;
 use toml::Spanned;
 
 use super::raw::{
-    Amount, RawBudget, RawEvents, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity, RawSchedule,
-    RawState, RawStrategies, RawTradeLink,
+    Amount, RawBudget, RawDashboard, RawEvents, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity,
+    RawSchedule, RawState, RawStrategies, RawTradeLink,
 };
 use super::{
-    BudgetSettings, Cron, Endpoint, EventsSettings, ExchangeSettings, FileError, HaltSettings, OrderSettings,
-    Recipient, SandboxSettings, SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
+    BudgetSettings, Cron, DashboardSettings, Endpoint, EventsSettings, ExchangeSettings, FileError, HaltSettings,
+    OrderSettings, Recipient, SandboxSettings, SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
 };
 use crate::domain::{CurrencyCode, Game, Money, TradeLink, Usd};
 
@@ -439,4 +439,28 @@ pub(crate) fn mode(raw: Option<&Spanned<String>>, ctx: &Ctx) -> Result<bool, Fil
 /// `[events]`: the project websocket is on unless turned off.
 pub(crate) fn events(raw: &RawEvents) -> EventsSettings {
     EventsSettings { enabled: raw.enabled.unwrap_or(true) }
+}
+
+/// `[dashboard]`: off unless `listen` is given; a non-loopback address only with `allow_remote`.
+pub(crate) fn dashboard(raw: &RawDashboard, ctx: &Ctx) -> Result<Option<DashboardSettings>, FileError> {
+    let allow_remote = raw.allow_remote.unwrap_or(false);
+    let Some(listen) = &raw.listen else { return Ok(None) };
+    let addr: std::net::SocketAddr = listen.get_ref().trim().parse().map_err(|_| {
+        ctx.at(
+            listen.span(),
+            "dashboard.listen",
+            format!("`{}` is not an address and port (e.g. \"127.0.0.1:8787\")", listen.get_ref()),
+        )
+    })?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(ctx.at(
+            listen.span(),
+            "dashboard.listen",
+            format!(
+                "{addr} is not a loopback address: the dashboard (plain HTTP, its token in a cookie) would be reachable \
+                 from other machines; use 127.0.0.1, or set dashboard.allow_remote = true behind your own TLS proxy"
+            ),
+        ));
+    }
+    Ok(Some(DashboardSettings { listen: addr, allow_remote, fall_back_to_any_port: false }))
 }

@@ -45,6 +45,14 @@ impl Ledger {
         }
     }
 
+    /// How many halts and resumes were ever recorded: changes with every one (for change checks).
+    pub fn halt_count(&self) -> Result<u64, LedgerError> {
+        match self.halts.last().map_err(|e| self.storage(e))? {
+            Some((k, _)) => super::keys::u64_from("halts", "last", &k),
+            None => Ok(0),
+        }
+    }
+
     /// Every halt and resume, oldest first.
     pub fn halt_history(&self) -> Result<Vec<HaltEvent>, LedgerError> {
         self.halts.iter().values().map(|v| decode(&v.map_err(|e| self.storage(e))?)).collect()

@@ -30,18 +30,32 @@ pub(crate) struct Filter {
 
 impl Filter {
     pub fn matches(&self, r: &PurchaseRecord) -> bool {
-        self.since.is_none_or(|t| r.created_at >= t)
-            && self.until.is_none_or(|t| r.created_at < t)
-            && self.item.as_ref().is_none_or(|g| g.is_match(&r.intent.name))
-            && self.strategy.as_ref().is_none_or(|s| *s == r.intent.strategy)
-            && self.rule.as_ref().is_none_or(|s| *s == r.intent.rule)
+        let i = &r.intent;
+        self.matches_fields(r.created_at, &i.name, &i.strategy, &i.rule, &r.state, i.price_seen)
+    }
+
+    /// [`Filter::matches`] on the fields it reads (the dashboard keeps only these of each purchase).
+    pub fn matches_fields(
+        &self,
+        created_at: DateTime<Utc>,
+        name: &str,
+        strategy: &str,
+        rule: &str,
+        state: &PurchaseState,
+        price_seen: Usd,
+    ) -> bool {
+        self.since.is_none_or(|t| created_at >= t)
+            && self.until.is_none_or(|t| created_at < t)
+            && self.item.as_ref().is_none_or(|g| g.is_match(name))
+            && self.strategy.as_ref().is_none_or(|s| s == strategy)
+            && self.rule.as_ref().is_none_or(|s| s == rule)
             && self.state.as_ref().is_none_or(|s| match s.as_str() {
-                "open" => !r.state.is_final(),
-                "bought" => matches!(r.state, PurchaseState::Bought { .. }),
-                label => r.state.label() == label,
+                "open" => !state.is_final(),
+                "bought" => matches!(state, PurchaseState::Bought { .. }),
+                label => state.label() == label,
             })
-            && self.min.is_none_or(|m| r.intent.price_seen >= m)
-            && self.max.is_none_or(|m| r.intent.price_seen <= m)
+            && self.min.is_none_or(|m| price_seen >= m)
+            && self.max.is_none_or(|m| price_seen <= m)
     }
 }
 

@@ -2,7 +2,9 @@
 //! bot serves read-only views of its ledger on loopback, and `skinbot ledger` asks it when the
 //! database is locked. Where to ask (address and a random token) is in `<state>/control.json`,
 //! readable by the bot's user only, in a state folder only that user can write to; the file is
-//! removed when the bot stops. The endpoint is bounded ([`ConnLimits::LEDGER`]).
+//! removed when the bot stops. The endpoint is bounded ([`ConnLimits::LEDGER`]). The same token
+//! opens the dashboard (see [`crate::dashboard`]): it is made once per run ([`Token::random`]) and
+//! given to both.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,13 +22,43 @@ use super::Ledger;
 use crate::domain::PurchaseRecord;
 use crate::net::ConnLimits;
 
-const TOKEN_HEADER: &str = "x-skinbot-token";
+/// The header a client of the control endpoint (or of the dashboard's API) sends the token in.
+pub const TOKEN_HEADER: &str = "x-skinbot-token";
+
+/// The random secret of one run: the control endpoint and the dashboard both ask for it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// 128 random bits, as hex.
+    pub fn random() -> Token {
+        Token(hex::encode(rand::rng().random::<[u8; 16]>()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `given` is this token, compared in constant time.
+    pub fn matches(&self, given: &str) -> bool {
+        given.len() == self.0.len() && given.bytes().zip(self.0.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(…)")
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ControlFile {
     pub addr: SocketAddr,
     pub token: String,
     pub pid: u32,
+    /// The running bot's dashboard (its URL with the token), if it serves one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<String>,
 }
 
 /// The result of a chain check, as the running bot reports it.
@@ -43,7 +75,7 @@ pub fn control_path(state_dir: &Path) -> PathBuf {
 #[derive(Clone)]
 struct App {
     ledger: Ledger,
-    token: String,
+    token: Token,
 }
 
 /// Serves the ledger on 127.0.0.1 until `shutdown`, and writes the control file.
@@ -59,6 +91,19 @@ pub async fn serve(
 pub async fn serve_with_limits(
     ledger: Ledger,
     state_dir: &Path,
+    shutdown: watch::Receiver<bool>,
+    limits: ConnLimits,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    serve_with_token(ledger, state_dir, Token::random(), None, shutdown, limits).await
+}
+
+/// [`serve_with_limits`] with the run's `token` (shared with the dashboard) and the dashboard's
+/// URL to note in the control file.
+pub async fn serve_with_token(
+    ledger: Ledger,
+    state_dir: &Path,
+    token: Token,
+    dashboard: Option<String>,
     mut shutdown: watch::Receiver<bool>,
     limits: ConnLimits,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -66,13 +111,10 @@ pub async fn serve_with_limits(
     let listener =
         tokio::net::TcpListener::bind("127.0.0.1:0").await.context("failed to open the ledger's loopback port")?;
     let addr = listener.local_addr()?;
-    let token = hex::encode(rand::rng().random::<[u8; 16]>());
     let path = control_path(state_dir);
-    write_private(
-        &path,
-        &serde_json::to_vec_pretty(&ControlFile { addr, token: token.clone(), pid: std::process::id() })?,
-    )
-    .with_context(|| format!("failed to write {}", path.display()))?;
+    let control = ControlFile { addr, token: token.as_str().to_string(), pid: std::process::id(), dashboard };
+    write_private(&path, &serde_json::to_vec_pretty(&control)?)
+        .with_context(|| format!("failed to write {}", path.display()))?;
     let app = Router::new()
         .route("/ledger/records", get(records))
         .route("/ledger/verify", get(verify))
@@ -146,8 +188,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn authorized(app: &App, headers: &HeaderMap) -> bool {
-    let given = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    given.len() == app.token.len() && given.bytes().zip(app.token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    app.token.matches(headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or(""))
 }
 
 async fn records(

@@ -1,0 +1,71 @@
+// skinbot dashboard: fetches a section again when the server says it changed (server-sent
+// events), and loads filters, sorting, paging and details into their section without a reload.
+// Embedded in the binary; no library.
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf"]').content;
+  // The query each section was last loaded with, so a live refresh keeps the user's filters.
+  const current = { now: "/frag/now", purchases: "/frag/purchases", spend: "/frag/spend", item: "/frag/item" };
+
+  async function load(target, url) {
+    const resp = await fetch(url, { credentials: "same-origin" });
+    if (resp.status === 401) { setLive("signed out: open the URL with the token again", false); return; }
+    const el = document.getElementById(target);
+    if (el) { el.innerHTML = await resp.text(); }
+    if (target in current) { current[target] = url; }
+    document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
+  }
+
+  document.addEventListener("click", (e) => {
+    const close = e.target.closest("a[data-close]");
+    if (close) { e.preventDefault(); document.getElementById(close.dataset.close).innerHTML = ""; return; }
+    const a = e.target.closest("a[data-target]");
+    if (a) {
+      e.preventDefault();
+      load(a.dataset.target, a.getAttribute("href")).then(() => {
+        const el = document.getElementById(a.dataset.target);
+        if (a.dataset.target !== "purchases" && el) { el.scrollIntoView({ block: "nearest" }); }
+      });
+      return;
+    }
+    const row = e.target.closest("tr[data-href]");
+    if (row) { load("detail", row.dataset.href); }
+  });
+
+  document.addEventListener("submit", async (e) => {
+    const form = e.target;
+    if (form.dataset.target) {
+      e.preventDefault();
+      const query = new URLSearchParams(new FormData(form)).toString();
+      await load(form.dataset.target, form.getAttribute("action") + "?" + query);
+    } else if (form.dataset.post) {
+      e.preventDefault();
+      const body = new URLSearchParams(new FormData(form));
+      const resp = await fetch(form.getAttribute("action"), {
+        method: "POST", body, credentials: "same-origin",
+        headers: { "x-csrf-token": csrf, "x-dashboard-fetch": "1" },
+      });
+      if (!resp.ok) { alert(await resp.text()); }
+      await load("now", current.now);
+    }
+  });
+
+  function setLive(text, on) {
+    const el = document.getElementById("live");
+    el.textContent = text;
+    el.classList.toggle("on", on);
+    document.body.dataset.live = on ? "open" : "closed";
+  }
+
+  const events = new EventSource("/events");
+  events.addEventListener("hello", () => setLive("live", true));
+  events.onerror = () => setLive("live: reconnecting", false);
+  events.addEventListener("purchases", () => {
+    load("purchases", current.purchases);
+    load("spend", current.spend);
+    load("item", current.item);
+    load("now", current.now);
+  });
+  events.addEventListener("halt", () => load("now", current.now));
+  events.addEventListener("status", () => load("now", current.now));
+})();

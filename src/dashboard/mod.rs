@@ -1,0 +1,521 @@
+//! The dashboard: the ledger and the bot's state in the browser.
+//!
+//! Served by the running bot (`[dashboard] listen`, on in the embedded sandbox demo) or by
+//! `skinbot dashboard` for a ledger whose bot is not running, through the bounded server of
+//! [`crate::net`]. One page with four sections (Now, Purchases, Spend, Item); each section is also
+//! a fragment (`/frag/…`) that the page's small script fetches again when the server says, over
+//! server-sent events (`/events`), that purchases, halts or the status changed. Charts are SVG drawn
+//! on the server; the stylesheet and script are embedded in the binary. Nothing is fetched from
+//! elsewhere (the Content-Security-Policy says so to the browser too).
+//!
+//! Security: the token of the control endpoint ([`crate::ledger::remote::Token`]) is required. It
+//! is given once in the printed URL (`/?token=…`), which sets an HttpOnly, SameSite=Strict cookie
+//! holding a value derived from it and redirects to `/`; every other request without that cookie
+//! (or the token in the `x-skinbot-token` header) is answered 401. Halt and resume are POSTs that
+//! need the page's CSRF token and, when the browser sends one, an `Origin` equal to the dashboard's
+//! own. Every value from the ledger goes through maud's escaping.
+
+mod svg;
+mod view;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use tokio::sync::{broadcast, watch};
+
+use crate::config::DashboardSettings;
+use crate::engine::Engine;
+use crate::ledger::remote::{Token, TOKEN_HEADER};
+use crate::ledger::{HaltEvent, Ledger};
+use crate::net::ConnLimits;
+
+const COOKIE: &str = "skinbot_dashboard";
+const CSRF_HEADER: &str = "x-csrf-token";
+/// How often the live feed checks the ledger and the status for changes (one key read each).
+const CHANGE_CHECK: Duration = Duration::from_millis(400);
+
+/// What the dashboard shows: a ledger, and the engine trading on it when it runs in this process.
+#[derive(Clone)]
+pub struct Source {
+    pub ledger: Ledger,
+    /// The engine of this process (`skinbot run`); `None` for `skinbot dashboard`, which shows the
+    /// last `status.json` the bot wrote instead.
+    pub engine: Option<Arc<Engine>>,
+    /// Where `status.json` is.
+    pub state_dir: Option<PathBuf>,
+    /// The configuration (daily budget, timezone) when no engine runs, if one was given.
+    pub config: Option<Arc<crate::config::Config>>,
+}
+
+/// A dashboard being served.
+pub struct Dashboard {
+    addr: SocketAddr,
+    token: Token,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Dashboard {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL to open, with the token (it is exchanged for a cookie at once).
+    pub fn url_with_token(&self) -> String {
+        format!("http://{}/?token={}", self.addr, self.token.as_str())
+    }
+
+    /// Waits until the server has stopped (after the shutdown signal).
+    pub async fn stopped(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Bounds of the dashboard's server: one person's browser (a few tabs, each with one event stream
+/// and a few fetches at once). Bodies are halt forms.
+pub const LIMITS: ConnLimits = ConnLimits {
+    max_connections: 64,
+    head_timeout: Duration::from_secs(10),
+    body_timeout: Duration::from_secs(10),
+    max_head_bytes: 16 * 1024,
+    max_body_bytes: 4 * 1024,
+};
+
+/// Opens the dashboard's port as `settings` say: a taken port is an error, unless the settings
+/// allow any free loopback port instead (the demo's default).
+pub async fn bind(settings: &DashboardSettings) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(settings.listen).await {
+        Ok(l) => Ok(l),
+        Err(e) if settings.fall_back_to_any_port && e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(listen = %settings.listen, "the dashboard's port is taken; serving it on another one");
+            tokio::net::TcpListener::bind((settings.listen.ip(), 0))
+                .await
+                .context("failed to open a port for the dashboard")
+        }
+        Err(e) => Err(e).with_context(|| format!("failed to open the dashboard's address {}", settings.listen)),
+    }
+}
+
+/// Serves the dashboard of `source` on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    token: Token,
+    source: Source,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Dashboard> {
+    let addr = listener.local_addr()?;
+    let (live, _) = broadcast::channel(64);
+    let app = App(Arc::new(Inner {
+        session: derive(&token, "dashboard session"),
+        csrf: derive(&token, "dashboard csrf"),
+        token: token.clone(),
+        source,
+        rows: Mutex::new(None),
+        live: live.clone(),
+        shutdown: shutdown.clone(),
+    }));
+    tokio::spawn(watch_changes(app.clone(), shutdown.clone()));
+    let protected = Router::new()
+        .route("/frag/now", get(frag_now))
+        .route("/frag/purchases", get(frag_purchases))
+        .route("/frag/purchase/{id}", get(frag_purchase))
+        .route("/frag/spend", get(frag_spend))
+        .route("/frag/item", get(frag_item))
+        .route("/events", get(events))
+        .route("/halt", post(halt))
+        .route("/resume", post(resume))
+        .route("/assets/dashboard.css", get(css))
+        .route("/assets/dashboard.js", get(js))
+        .route_layer(middleware::from_fn_with_state(app.clone(), require_session));
+    let router = Router::new()
+        .route("/", get(index))
+        .merge(protected)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(app);
+    let mut stop = shutdown;
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        crate::net::serve_bounded(listener, router, LIMITS, stop).await;
+    });
+    Ok(Dashboard { addr, token, task })
+}
+
+#[derive(Clone)]
+struct App(Arc<Inner>);
+
+struct Inner {
+    token: Token,
+    /// The cookie's value: derived from the token, so the cookie never holds the token itself.
+    session: String,
+    /// The page's CSRF token, required with every POST from a browser.
+    csrf: String,
+    source: Source,
+    /// The purchase rows, as of the event sequence number they were read at.
+    rows: Mutex<Option<(u64, Arc<Vec<view::Row>>)>>,
+    /// `purchases`, `halt` or `status`: what changed.
+    live: broadcast::Sender<&'static str>,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn derive(token: &Token, purpose: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(token.as_str().as_bytes()).expect("hmac takes any key");
+    mac.update(purpose.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl App {
+    /// The session cookie, or the token in its header (a script or `curl`).
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        if headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| self.0.token.matches(t)) {
+            return true;
+        }
+        cookie(headers, COOKIE).is_some_and(|v| same(&v, &self.0.session))
+    }
+
+    /// The purchase rows, read again only when the ledger's event log has grown since.
+    async fn rows(&self) -> Result<Arc<Vec<view::Row>>, AppError> {
+        let ledger = self.0.source.ledger.clone();
+        let seq = blocking(move || ledger.chain_head().map(|(seq, _)| seq)).await?;
+        if let Some((at, rows)) = self.0.rows.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if *at == seq {
+                return Ok(Arc::clone(rows));
+            }
+        }
+        let ledger = self.0.source.ledger.clone();
+        let rows = Arc::new(blocking(move || view::Row::read_all(&ledger)).await?);
+        *self.0.rows.lock().unwrap_or_else(|p| p.into_inner()) = Some((seq, Arc::clone(&rows)));
+        Ok(rows)
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::ledger::LedgerError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| AppError(e.to_string()))?.map_err(|e| AppError(e.to_string()))
+}
+
+/// A failure reading the ledger: 500 with the reason, as text.
+struct AppError(String);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        (StatusCode::INTERNAL_SERVER_ERROR, format!("the dashboard could not read the ledger: {}\n", self.0))
+            .into_response()
+    }
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "401 Unauthorized: open the dashboard with the URL skinbot printed at start (`/?token=…`; the token is also \
+         in <state>/control.json)\n",
+    )
+        .into_response()
+}
+
+async fn require_session(State(app): State<App>, req: Request, next: Next) -> Response {
+    if !app.authorized(req.headers()) {
+        return unauthorized();
+    }
+    next.run(req).await
+}
+
+/// Nothing is loaded from elsewhere, nothing inline runs, no other site may frame the page, and
+/// nothing is cached (the pages hold the ledger).
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `/?token=T` sets the session cookie and redirects to `/` (the token leaves the address bar and
+/// the history); `/` with the cookie is the page.
+async fn index(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+    Query(filters): Query<view::PurchaseQuery>,
+) -> Result<Response, AppError> {
+    if let Some(t) = q.token {
+        if !app.0.token.matches(&t) {
+            return Ok(unauthorized());
+        }
+        let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", app.0.session);
+        let mut resp = Redirect::to("/").into_response();
+        resp.headers_mut()
+            .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| AppError(e.to_string()))?);
+        return Ok(resp);
+    }
+    if !app.authorized(&headers) {
+        return Ok(unauthorized());
+    }
+    let now = now_view(&app).await?;
+    let rows = app.rows().await?;
+    let purchases = view::purchases(&rows, &filters, chrono::Utc::now());
+    let spend = view::spend(&rows, &spend_context(&app), &view::SpendQuery::default());
+    let item = item_view(&app, &rows, &view::ItemQuery::default()).await?;
+    Ok(Html(view::page(&app.0.csrf, now, purchases, spend, item).into_string()).into_response())
+}
+
+async fn now_view(app: &App) -> Result<maud::Markup, AppError> {
+    let source = app.0.source.clone();
+    let csrf = app.0.csrf.clone();
+    blocking(move || view::now(&source, &csrf)).await
+}
+
+async fn frag_now(State(app): State<App>) -> Result<Html<String>, AppError> {
+    Ok(Html(now_view(&app).await?.into_string()))
+}
+
+async fn frag_purchases(
+    State(app): State<App>,
+    Query(q): Query<view::PurchaseQuery>,
+) -> Result<Html<String>, AppError> {
+    let rows = app.rows().await?;
+    Ok(Html(view::purchases(&rows, &q, chrono::Utc::now()).into_string()))
+}
+
+async fn frag_purchase(State(app): State<App>, Path(id): Path<String>) -> Result<Response, AppError> {
+    let Ok(custom_id) = id.parse::<crate::domain::CustomId>() else {
+        return Ok((StatusCode::NOT_FOUND, Html(view::not_found(&id).into_string())).into_response());
+    };
+    let ledger = app.0.source.ledger.clone();
+    match blocking(move || ledger.get(&custom_id)).await? {
+        Some(r) => Ok(Html(view::purchase(&r).into_string()).into_response()),
+        None => Ok((StatusCode::NOT_FOUND, Html(view::not_found(&id).into_string())).into_response()),
+    }
+}
+
+/// What the spend chart needs besides the purchases: the daily budget in USD and the timezone days
+/// begin in.
+fn spend_context(app: &App) -> view::SpendContext {
+    let config = match (&app.0.source.engine, &app.0.source.config) {
+        (Some(e), _) => Some(e.config()),
+        (None, Some(c)) => Some(Arc::clone(c)),
+        (None, None) => None,
+    };
+    let Some(config) = config else { return view::SpendContext { per_day: None, tz: chrono_tz::UTC } };
+    let per_day = config.budget.per_day.as_ref().and_then(|m| {
+        if m.currency().is_usd() {
+            Some(crate::domain::Usd::new(m.amount()))
+        } else {
+            let rates = app.0.source.ledger.last_rates().ok().flatten()?;
+            rates.to_usd(m.amount(), m.currency()).ok()
+        }
+    });
+    view::SpendContext { per_day, tz: config.schedule.timezone }
+}
+
+async fn frag_spend(State(app): State<App>, Query(q): Query<view::SpendQuery>) -> Result<Html<String>, AppError> {
+    let rows = app.rows().await?;
+    Ok(Html(view::spend(&rows, &spend_context(&app), &q).into_string()))
+}
+
+async fn item_view(app: &App, rows: &Arc<Vec<view::Row>>, q: &view::ItemQuery) -> Result<maud::Markup, AppError> {
+    let ledger = app.0.source.ledger.clone();
+    let rows = Arc::clone(rows);
+    let q = q.clone();
+    blocking(move || view::item(&ledger, &rows, &q, chrono::Utc::now())).await
+}
+
+async fn frag_item(State(app): State<App>, Query(q): Query<view::ItemQuery>) -> Result<Html<String>, AppError> {
+    let rows = app.rows().await?;
+    Ok(Html(item_view(&app, &rows, &q).await?.into_string()))
+}
+
+async fn css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("assets/dashboard.css"))
+}
+
+async fn js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("assets/dashboard.js"))
+}
+
+#[derive(Deserialize)]
+struct BrakeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// A POST a browser may not have been tricked into: with the session cookie it needs the page's
+/// CSRF token (a form field or header) and, when the browser names the page it came from, that
+/// page must be the dashboard's own. (The token header alone is a script's: browsers never send it
+/// across sites without asking.)
+fn check_post(app: &App, headers: &HeaderMap, form_csrf: &str) -> Result<(), Response> {
+    let by_header = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| app.0.token.matches(t));
+    if by_header {
+        return Ok(());
+    }
+    let refuse = |why: &str| {
+        Err((
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("403 Forbidden: {why}\n"),
+        )
+            .into_response())
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if origin.to_str().ok() != Some(format!("http://{host}").as_str()) {
+            return refuse("a request from another site");
+        }
+    }
+    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|s| s != "same-origin" && s != "none") {
+        return refuse("a request from another site");
+    }
+    let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or(form_csrf);
+    if !same(given, &app.0.csrf) {
+        return refuse("the form's CSRF token is missing or wrong; reload the dashboard");
+    }
+    Ok(())
+}
+
+async fn halt(State(app): State<App>, headers: HeaderMap, Form(form): Form<BrakeForm>) -> Response {
+    let reason = form.reason.trim();
+    let reason = if reason.is_empty() { "halted from the dashboard" } else { reason };
+    brake(&app, &headers, &form.csrf, true, reason.chars().take(500).collect()).await
+}
+
+async fn resume(State(app): State<App>, headers: HeaderMap, Form(form): Form<BrakeForm>) -> Response {
+    brake(&app, &headers, &form.csrf, false, "resumed".into()).await
+}
+
+/// Records a halt or resume in the ledger's halts tree, as `skinbot halt` does: the engine reads it
+/// before every order.
+async fn brake(app: &App, headers: &HeaderMap, csrf: &str, halted: bool, reason: String) -> Response {
+    if let Err(refused) = check_post(app, headers, csrf) {
+        return refused;
+    }
+    let event = HaltEvent { at: chrono::Utc::now(), halted, kind: "operator".into(), reason, by: "dashboard".into() };
+    tracing::info!(halted, reason = %event.reason, "{} from the dashboard", if halted { "halt" } else { "resume" });
+    let ledger = app.0.source.ledger.clone();
+    if let Err(e) = blocking(move || ledger.record_halt(&event)).await {
+        return e.into_response();
+    }
+    let _ = app.0.live.send("halt");
+    if headers.contains_key("x-dashboard-fetch") {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        Redirect::to("/").into_response()
+    }
+}
+
+/// The live feed: one event per change (`purchases`, `halt`, `status`); the page fetches the
+/// sections it concerns again. Ends when the dashboard stops.
+async fn events(
+    State(app): State<App>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let rx = app.0.live.subscribe();
+    let stop = app.0.shutdown.clone();
+    let hello = futures_util::stream::once(async { Ok(Event::default().event("hello").data("live")) });
+    let changes = futures_util::stream::unfold((rx, stop), |(mut rx, mut stop)| async move {
+        loop {
+            if *stop.borrow() {
+                return None;
+            }
+            tokio::select! {
+                got = rx.recv() => match got {
+                    Ok(what) => return Some((Ok(Event::default().event(what).data(what)), (rx, stop))),
+                    // Fell behind: everything may have changed.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return Some((Ok(Event::default().event("purchases").data("purchases")), (rx, stop)))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                changed = stop.changed() => if changed.is_err() { return None },
+            }
+        }
+    });
+    use futures_util::StreamExt;
+    Sse::new(hello.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Feeds the live events: every [`CHANGE_CHECK`], while anyone listens, compares the ledger's event
+/// sequence number, its halt count and the bot's status with what they were. (sled's own
+/// `watch_prefix` would push changes, but a subscriber that falls 1,024 events behind blocks the
+/// writer: the engine must never wait on a browser.)
+async fn watch_changes(app: App, mut shutdown: watch::Receiver<bool>) {
+    let mut last: Option<(u64, u64, String)> = None;
+    let mut timer = tokio::time::interval(CHANGE_CHECK);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
+        }
+        if app.0.live.receiver_count() == 0 {
+            last = None;
+            continue;
+        }
+        let source = app.0.source.clone();
+        let Ok(now) = blocking(move || {
+            let seq = source.ledger.chain_head()?.0;
+            let halts = source.ledger.halt_count()?;
+            Ok((seq, halts, view::status_fingerprint(&source)))
+        })
+        .await
+        else {
+            continue;
+        };
+        if let Some(before) = &last {
+            if before.0 != now.0 {
+                let _ = app.0.live.send("purchases");
+            }
+            if before.1 != now.1 {
+                let _ = app.0.live.send("halt");
+            }
+            if before.2 != now.2 {
+                let _ = app.0.live.send("status");
+            }
+        }
+        last = Some(now);
+    }
+}

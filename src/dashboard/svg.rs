@@ -1,0 +1,215 @@
+//! Charts as SVG, drawn on the server: stacked bars per day, and a price line with points. Amounts
+//! stay `Decimal` until they become a pixel position (`f64` is used for geometry only, never for
+//! an amount that is shown or added up); labels print the decimals themselves.
+
+use chrono::{DateTime, Utc};
+use maud::{html, Markup};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+const W: f64 = 760.0;
+const H: f64 = 260.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 40.0;
+
+/// Colours for series, in order (a strategy keeps its place in the legend).
+pub(crate) const PALETTE: [&str; 8] =
+    ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f"];
+
+fn px(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(0.0)
+}
+
+/// A value axis from zero (or `lo`) to a round top.
+struct Axis {
+    lo: Decimal,
+    hi: Decimal,
+}
+
+impl Axis {
+    fn new(lo: Decimal, hi: Decimal) -> Axis {
+        let hi = if hi <= lo { lo + Decimal::ONE } else { hi };
+        Axis { lo, hi }
+    }
+
+    fn y(&self, v: Decimal) -> f64 {
+        let span = px(self.hi - self.lo);
+        TOP + (H - TOP - BOTTOM) * (1.0 - (px(v - self.lo) / span).clamp(0.0, 1.0))
+    }
+
+    /// Four labelled lines, bottom to top.
+    fn ticks(&self) -> Vec<Decimal> {
+        (0..=3).map(|i| (self.lo + (self.hi - self.lo) * Decimal::from(i) / Decimal::from(3)).round_dp(2)).collect()
+    }
+}
+
+fn grid(axis: &Axis, unit: &str) -> Markup {
+    html! {
+        @for t in axis.ticks() {
+            @let y = axis.y(t);
+            line.grid x1=(LEFT) x2=(W - RIGHT) y1=(y) y2=(y) stroke="#ddd" {}
+            text x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" font-size="11" fill="#555" { (t) " " (unit) }
+        }
+    }
+}
+
+/// One stacked series: a name, a colour and a value per bar.
+pub(crate) struct Series {
+    pub name: String,
+    pub color: &'static str,
+    pub values: Vec<Decimal>,
+}
+
+/// Stacked bars, one per label, with an optional horizontal line (a limit).
+pub(crate) fn stacked_bars(
+    id: &str,
+    labels: &[String],
+    series: &[Series],
+    line: Option<(&str, Decimal)>,
+    unit: &str,
+) -> Markup {
+    let totals: Vec<Decimal> =
+        (0..labels.len()).map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or_default()).sum()).collect();
+    let top = totals.iter().copied().chain(line.map(|l| l.1)).max().unwrap_or_default();
+    let axis = Axis::new(Decimal::ZERO, top * Decimal::new(11, 1));
+    let n = labels.len().max(1) as f64;
+    let slot = (W - LEFT - RIGHT) / n;
+    let bar = (slot * 0.7).max(1.0);
+    let every = (labels.len() / 10).max(1);
+    html! {
+        svg id=(id) class="chart" viewBox=(format!("0 0 {W} {H}")) role="img" xmlns="http://www.w3.org/2000/svg" {
+            (grid(&axis, unit))
+            @for (i, label) in labels.iter().enumerate() {
+                @let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
+                @for (s, base, v) in stack(series, i) {
+                    @let y0 = axis.y(base);
+                    @let y1 = axis.y(base + v);
+                    rect.bar x=(x) y=(y1) width=(bar) height=((y0 - y1).max(0.5)) fill=(s.color)
+                        data-series=(s.name) data-label=(label) data-value=(v) {
+                        title { (label) " " (s.name) ": " (v) " " (unit) }
+                    }
+                }
+                @if i % every == 0 {
+                    text x=(x + bar / 2.0) y=(H - BOTTOM + 16.0) text-anchor="middle" font-size="11" fill="#555" { (label.get(5..).unwrap_or(label)) }
+                }
+            }
+            @if let Some((name, v)) = line {
+                @let y = axis.y(v);
+                path.limit d=(format!("M{LEFT},{y:.1}H{:.1}", W - RIGHT)) stroke="#c0392b" stroke-width="2" stroke-dasharray="6 4" fill="none" {
+                    title { (name) ": " (v) " " (unit) }
+                }
+                text x=(W - RIGHT) y=(y - 5.0) text-anchor="end" font-size="11" fill="#c0392b" { (name) " " (v) " " (unit) }
+            }
+        }
+        p.legend {
+            @for s in series { span.swatch { svg width="12" height="12" { rect width="12" height="12" fill=(s.color) {} } " " (s.name) } " " }
+        }
+    }
+}
+
+/// The non-zero segments of bar `i`: each series with the sum of those below it.
+fn stack(series: &[Series], i: usize) -> Vec<(&Series, Decimal, Decimal)> {
+    let mut base = Decimal::ZERO;
+    let mut out = Vec::new();
+    for s in series {
+        let v = s.values.get(i).copied().unwrap_or_default();
+        if v > Decimal::ZERO {
+            out.push((s, base, v));
+            base += v;
+        }
+    }
+    out
+}
+
+/// A point drawn on a price chart.
+pub(crate) struct Point {
+    pub at: DateTime<Utc>,
+    pub value: Decimal,
+    pub label: String,
+    pub color: &'static str,
+}
+
+/// A step line of recorded prices over [`from`, `to`], a dashed step line of limits, and points.
+pub(crate) fn price_chart(
+    id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    prices: &[(DateTime<Utc>, Decimal)],
+    limits: &[(DateTime<Utc>, Decimal)],
+    points: &[Point],
+    unit: &str,
+) -> Markup {
+    let values = prices.iter().chain(limits).map(|p| p.1).chain(points.iter().map(|p| p.value));
+    let (lo, hi) = values.fold((None::<Decimal>, None::<Decimal>), |(lo, hi), v| {
+        (Some(lo.map_or(v, |l| l.min(v))), Some(hi.map_or(v, |h| h.max(v))))
+    });
+    let (lo, hi) = (lo.unwrap_or_default(), hi.unwrap_or(Decimal::ONE));
+    let pad = ((hi - lo) / Decimal::from(10)).max(Decimal::new(1, 2));
+    let axis = Axis::new((lo - pad).max(Decimal::ZERO), hi + pad);
+    let span = (to - from).num_milliseconds().max(1) as f64;
+    let x =
+        |t: DateTime<Utc>| LEFT + (W - LEFT - RIGHT) * ((t - from).num_milliseconds() as f64 / span).clamp(0.0, 1.0);
+    let steps = |series: &[(DateTime<Utc>, Decimal)]| -> String {
+        let mut d = String::new();
+        for (i, (t, v)) in series.iter().enumerate() {
+            let (xi, yi) = (x(*t), axis.y(*v));
+            if i == 0 {
+                d.push_str(&format!("M{xi:.1},{yi:.1}"));
+            } else {
+                d.push_str(&format!("H{xi:.1}V{yi:.1}"));
+            }
+        }
+        if !series.is_empty() {
+            d.push_str(&format!("H{:.1}", x(to)));
+        }
+        d
+    };
+    html! {
+        svg id=(id) class="chart" viewBox=(format!("0 0 {W} {H}")) role="img" xmlns="http://www.w3.org/2000/svg" {
+            (grid(&axis, unit))
+            text x=(LEFT) y=(H - BOTTOM + 16.0) font-size="11" fill="#555" { (from.format("%Y-%m-%d %H:%M UTC")) }
+            text x=(W - RIGHT) y=(H - BOTTOM + 16.0) text-anchor="end" font-size="11" fill="#555" { (to.format("%Y-%m-%d %H:%M UTC")) }
+            @if !prices.is_empty() {
+                path.price d=(steps(prices)) data-points=(prices.len()) stroke="#4e79a7" stroke-width="2" fill="none" {
+                    title { "recorded price (" (prices.len()) " changes)" }
+                }
+            }
+            @if !limits.is_empty() {
+                path.limit d=(steps(limits)) stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4" fill="none" {
+                    title { "the rule's limit (max price sent)" }
+                }
+            }
+            @for p in points {
+                circle.purchase cx=(format!("{:.1}", x(p.at))) cy=(format!("{:.1}", axis.y(p.value))) r="5" fill=(p.color) stroke="#222" data-value=(p.value) {
+                    title { (p.label) }
+                }
+            }
+        }
+        p.legend {
+            span.swatch { svg width="18" height="12" { path d="M0,6H18" stroke="#4e79a7" stroke-width="2" {} } " recorded price" } " "
+            span.swatch { svg width="18" height="12" { path d="M0,6H18" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="4 3" {} } " rule's limit (max price sent)" } " "
+            span.swatch { svg width="12" height="12" { circle cx="6" cy="6" r="5" fill="#59a14f" stroke="#222" {} } " the bot's purchases" }
+        }
+    }
+}
+
+/// A purchase's transitions on a time line: one dot per transition, spaced by time.
+pub(crate) fn timeline(events: &[(DateTime<Utc>, String)]) -> Markup {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else { return html! {} };
+    let span = (last.0 - first.0).num_milliseconds().max(1) as f64;
+    let (w, h) = (W, 70.0);
+    html! {
+        svg.timeline viewBox=(format!("0 0 {w} {h}")) role="img" xmlns="http://www.w3.org/2000/svg" {
+            line x1="20" x2=(w - 20.0) y1="30" y2="30" stroke="#999" {}
+            @for (i, (t, label)) in events.iter().enumerate() {
+                @let x = 20.0 + (w - 40.0) * ((*t - first.0).num_milliseconds() as f64 / span);
+                circle.step cx=(format!("{x:.1}")) cy="30" r="6" fill=(PALETTE[i % PALETTE.len()]) {
+                    title { (t.format("%Y-%m-%d %H:%M:%S%.3f UTC")) " " (label) }
+                }
+                text x=(format!("{x:.1}")) y=(if i % 2 == 0 { 16.0 } else { 54.0 }) text-anchor="middle" font-size="11" fill="#333" { (label) }
+            }
+        }
+    }
+}
