@@ -4,6 +4,7 @@ mod helpers;
 
 mod brakes;
 mod cli;
+mod dashboard_ui;
 mod edges;
 mod engine;
 mod exchange;

@@ -389,31 +389,25 @@ struct BrakeForm {
 /// CSRF token (a form field or header) and, when the browser names the page it came from, that
 /// page must be the dashboard's own. (The token header alone is a script's: browsers never send it
 /// across sites without asking.)
-fn check_post(app: &App, headers: &HeaderMap, form_csrf: &str) -> Result<(), Response> {
+fn check_post(app: &App, headers: &HeaderMap, form_csrf: &str) -> Result<(), &'static str> {
     let by_header = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| app.0.token.matches(t));
     if by_header {
         return Ok(());
     }
-    let refuse = |why: &str| {
-        Err((
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("403 Forbidden: {why}\n"),
-        )
-            .into_response())
-    };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     if let Some(origin) = headers.get(header::ORIGIN) {
-        if origin.to_str().ok() != Some(format!("http://{host}").as_str()) {
-            return refuse("a request from another site");
+        // http, or https behind the operator's own TLS proxy (`allow_remote`).
+        let origin = origin.to_str().unwrap_or("");
+        if host.is_empty() || (origin != format!("http://{host}") && origin != format!("https://{host}")) {
+            return Err("a request from another site");
         }
     }
     if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|s| s != "same-origin" && s != "none") {
-        return refuse("a request from another site");
+        return Err("a request from another site");
     }
     let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or(form_csrf);
     if !same(given, &app.0.csrf) {
-        return refuse("the form's CSRF token is missing or wrong; reload the dashboard");
+        return Err("the form's CSRF token is missing or wrong; reload the dashboard");
     }
     Ok(())
 }
@@ -431,8 +425,10 @@ async fn resume(State(app): State<App>, headers: HeaderMap, Form(form): Form<Bra
 /// Records a halt or resume in the ledger's halts tree, as `skinbot halt` does: the engine reads it
 /// before every order.
 async fn brake(app: &App, headers: &HeaderMap, csrf: &str, halted: bool, reason: String) -> Response {
-    if let Err(refused) = check_post(app, headers, csrf) {
-        return refused;
+    if let Err(why) = check_post(app, headers, csrf) {
+        tracing::warn!("a {} from the dashboard was refused: {why}", if halted { "halt" } else { "resume" });
+        let body = format!("403 Forbidden: {why}\n");
+        return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
     }
     let event = HaltEvent { at: chrono::Utc::now(), halted, kind: "operator".into(), reason, by: "dashboard".into() };
     tracing::info!(halted, reason = %event.reason, "{} from the dashboard", if halted { "halt" } else { "resume" });

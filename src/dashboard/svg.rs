@@ -41,7 +41,9 @@ impl Axis {
 
     /// Four labelled lines, bottom to top.
     fn ticks(&self) -> Vec<Decimal> {
-        (0..=3).map(|i| (self.lo + (self.hi - self.lo) * Decimal::from(i) / Decimal::from(3)).round_dp(2)).collect()
+        (0..=3)
+            .map(|i| (self.lo + (self.hi - self.lo) * Decimal::from(i) / Decimal::from(3)).round_dp(2).normalize())
+            .collect()
     }
 }
 

@@ -162,7 +162,7 @@ pub(crate) fn now(source: &Source, csrf: &str) -> Result<Markup, LedgerError> {
             dt { "Balance" }
             dd #balance {
                 @match status.as_ref().and_then(|s| s.balance.clone()) {
-                    Some(b) => { (b) " USD (" (age(status.as_ref().and_then(|s| s.balance_at))) ")" }
+                    Some(b) => { (b) " (" (age(status.as_ref().and_then(|s| s.balance_at))) ")" }
                     None => { "unknown" }
                 }
             }
