@@ -169,7 +169,7 @@ struct Inner {
     csrf: String,
     source: Source,
     /// The purchase rows, as of the event sequence number they were read at.
-    rows: Mutex<Option<(u64, Arc<Vec<view::Row>>)>>,
+    rows: Mutex<Option<RowCache>>,
     /// `purchases`, `halt` or `status`: what changed.
     live: broadcast::Sender<&'static str>,
     shutdown: watch::Receiver<bool>,
@@ -194,20 +194,53 @@ impl App {
         cookie(headers, COOKIE).is_some_and(|v| same(&v, &self.0.session))
     }
 
-    /// The purchase rows, read again only when the ledger's event log has grown since.
+    /// The purchase rows, brought up to date from the ledger's event log when it has grown since
+    /// they were read (each event holds its purchase's record): a tick's few changes cost a few
+    /// events, not a read of every purchase.
     async fn rows(&self) -> Result<Arc<Vec<view::Row>>, AppError> {
-        let ledger = self.0.source.ledger.clone();
-        let seq = blocking(move || ledger.chain_head().map(|(seq, _)| seq)).await?;
-        if let Some((at, rows)) = self.0.rows.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if *at == seq {
-                return Ok(Arc::clone(rows));
+        let app = self.clone();
+        blocking(move || {
+            let ledger = &app.0.source.ledger;
+            let seq = ledger.chain_head()?.0;
+            let mut cache = app.0.rows.lock().unwrap_or_else(|p| p.into_inner());
+            match cache.as_mut() {
+                Some(c) if c.seq == seq => return Ok(Arc::clone(&c.rows)),
+                // Fewer new events than rows: catch up by the log.
+                Some(c) if seq > c.seq && seq - c.seq < c.rows.len() as u64 => {
+                    let rows = Arc::make_mut(&mut c.rows);
+                    for event in ledger.events_from(c.seq + 1) {
+                        let event = event?;
+                        let row = view::Row::of(event.record);
+                        match c.index.get(row.id()) {
+                            Some(&i) => rows[i] = row,
+                            None => {
+                                c.index.insert(row.id().to_string(), rows.len());
+                                rows.push(row);
+                            }
+                        }
+                        c.seq = c.seq.max(event.seq);
+                    }
+                    return Ok(Arc::clone(&c.rows));
+                }
+                _ => {}
             }
-        }
-        let ledger = self.0.source.ledger.clone();
-        let rows = Arc::new(blocking(move || view::Row::read_all(&ledger)).await?);
-        *self.0.rows.lock().unwrap_or_else(|p| p.into_inner()) = Some((seq, Arc::clone(&rows)));
-        Ok(rows)
+            // Read the head first: events after it are applied at the next call (again, harmlessly,
+            // if the read below already saw them).
+            let rows = view::Row::read_all(ledger)?;
+            let index = rows.iter().enumerate().map(|(i, r)| (r.id().to_string(), i)).collect();
+            let rows = Arc::new(rows);
+            *cache = Some(RowCache { seq, rows: Arc::clone(&rows), index });
+            Ok(rows)
+        })
+        .await
     }
+}
+
+/// The purchase rows as of event `seq`, and where each custom id is among them.
+struct RowCache {
+    seq: u64,
+    rows: Arc<Vec<view::Row>>,
+    index: std::collections::HashMap<String, usize>,
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -17,6 +17,7 @@ use crate::ledger::query::{self, Filter};
 use crate::ledger::{Ledger, LedgerError};
 
 /// What the dashboard keeps of a purchase: what its table, filters and charts read.
+#[derive(Clone)]
 pub(crate) struct Row {
     id: String,
     created_at: DateTime<Utc>,
@@ -33,26 +34,27 @@ pub(crate) struct Row {
 impl Row {
     /// Every purchase, in issue order.
     pub(crate) fn read_all(ledger: &Ledger) -> Result<Vec<Row>, LedgerError> {
-        ledger
-            .records()
-            .map(|r| {
-                r.map(|r| {
-                    let i = r.intent.candidate;
-                    Row {
-                        id: r.intent.custom_id.to_string(),
-                        created_at: r.created_at,
-                        strategy: i.strategy,
-                        rule: i.rule,
-                        game: i.game,
-                        name: i.name,
-                        price_seen: i.price_seen,
-                        max_price: i.max_price,
-                        state: r.state,
-                        recipient: r.recipient,
-                    }
-                })
-            })
-            .collect()
+        ledger.records().map(|r| r.map(Row::of)).collect()
+    }
+
+    pub(crate) fn of(r: PurchaseRecord) -> Row {
+        let i = r.intent.candidate;
+        Row {
+            id: r.intent.custom_id.to_string(),
+            created_at: r.created_at,
+            strategy: i.strategy,
+            rule: i.rule,
+            game: i.game,
+            name: i.name,
+            price_seen: i.price_seen,
+            max_price: i.max_price,
+            state: r.state,
+            recipient: r.recipient,
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
     }
 
     fn debited(&self) -> Option<Usd> {
