@@ -363,3 +363,61 @@ async fn attacker_page(target: &str) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/")
 }
+
+/// `skinbot dashboard` on a ledger whose bot is not running: it prints its URL, asks for the token,
+/// shows the ledger, lets `skinbot ledger` read through it, and a second one names the first's URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skinbot_dashboard_serves_a_ledger_whose_bot_is_not_running() {
+    use tokio::io::AsyncBufReadExt;
+    let state = tempfile::tempdir().unwrap();
+    drop(crate::ledger_cli::fixed_ledger(state.path()));
+    let dir = state.path().to_str().unwrap().to_string();
+    let spawn = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_skinbot"))
+            .args(["dashboard", "--state-dir", &dir, "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    // sled lets go of this process's lock on the ledger a moment after the handle is dropped.
+    let (mut child, url) = until("skinbot dashboard to print its URL", || async {
+        let mut child = spawn();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                return Some((child, url.to_string()));
+            }
+        }
+        None
+    })
+    .await;
+    let base = url.split("/?token=").next().unwrap().to_string();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(http.get(format!("{base}/")).send().await.unwrap().status(), 401);
+    let login = http.get(&url).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    let session = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = http.get(format!("{base}/")).header("cookie", session).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-count=\"3\""), "the fixed ledger's three purchases");
+    assert!(page.contains("not running here") || page.contains("not running"), "it says the bot is not running");
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_skinbot"))
+        .args(["ledger", "list", "--format", "json", "--state-dir", &dir])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 3);
+
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_skinbot"))
+        .args(["dashboard", "--state-dir", &dir, "--listen", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains(&url), "the second names the first's dashboard: {err}");
+    child.kill().await.unwrap();
+}

@@ -73,7 +73,8 @@ pub async fn run(args: DashboardArgs) -> anyhow::Result<()> {
             match running {
                 Some(c) => match c.dashboard {
                     Some(url) => anyhow::bail!(
-                        "the bot (pid {}) is running on this ledger and serves its own dashboard: {url}",
+                        "skinbot (pid {}: the bot, or another `skinbot dashboard`) holds this ledger and serves its \
+                         dashboard: {url}",
                         c.pid
                     ),
                     None => anyhow::bail!(
