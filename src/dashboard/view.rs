@@ -631,3 +631,104 @@ pub(crate) fn item(ledger: &Ledger, rows: &[Row], q: &ItemQuery, now: DateTime<U
         (svg::price_chart("item-chart", start, now, &prices, &limits, &points, "USD"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row(i: u32, name: &str, price: &str, state: PurchaseState) -> Row {
+        Row {
+            id: format!("sb-20261127T120000Z-{i:06}"),
+            created_at: Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap() + Duration::seconds(i.into()),
+            strategy: if i % 2 == 0 { "even".into() } else { "odd".into() },
+            rule: "r".into(),
+            game: Game::Cs2,
+            name: name.into(),
+            price_seen: Usd::parse(price).unwrap(),
+            max_price: Usd::parse(price).unwrap(),
+            state,
+            recipient: None,
+        }
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> PurchaseQuery {
+        let q = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        serde_json::from_value(serde_json::Value::Object(
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect(),
+        ))
+        .unwrap()
+    }
+
+    fn ids(html: &str) -> Vec<String> {
+        html.split("data-href=\"/frag/purchase/").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn the_server_filters_sorts_and_pages() {
+        let rows: Vec<Row> =
+            (1..=120).map(|i| row(i, &format!("Item {i}"), &format!("{i}.00"), PurchaseState::Pending)).collect();
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
+        let html = purchases(&rows, &PurchaseQuery::default(), now).into_string();
+        assert!(html.contains("data-count=\"120\""));
+        let first = ids(&html);
+        assert_eq!(first.len(), 50);
+        assert_eq!(first[0], "sb-20261127T120000Z-000120", "newest first");
+        let html = purchases(&rows, &query(&[("page", "3")]), now).into_string();
+        assert_eq!(ids(&html).len(), 20);
+        let html = purchases(&rows, &query(&[("sort", "price"), ("dir", "asc"), ("size", "5")]), now).into_string();
+        assert_eq!(ids(&html)[..2], ["sb-20261127T120000Z-000001", "sb-20261127T120000Z-000002"]);
+        let html = purchases(&rows, &query(&[("strategy", "odd"), ("min", "100")]), now).into_string();
+        assert!(html.contains("data-count=\"10\""), "101, 103, …, 119");
+        let html = purchases(&rows, &query(&[("item", "item 1?")]), now).into_string();
+        assert!(html.contains("data-count=\"10\""), "Item 10 … Item 19");
+        let html = purchases(&rows, &query(&[("since", "yesterday")]), now).into_string();
+        assert!(html.contains("class=\"error\"") && html.contains("data-count=\"0\""), "a bad filter says why");
+    }
+
+    #[test]
+    fn every_ledger_value_is_escaped() {
+        let name = "<script>alert(1)</script>\"'&";
+        let rows = vec![row(1, name, "1.00", PurchaseState::Pending)];
+        let html = purchases(&rows, &query(&[("item", "<b>")]), Utc::now()).into_string();
+        assert!(!html.contains("<b>") && html.contains("&lt;b&gt;"));
+        let html = purchases(&rows, &PurchaseQuery::default(), Utc::now()).into_string();
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;"), "{html}");
+        assert!(!html.contains("<script>"));
+    }
+
+    #[test]
+    fn spend_counts_refunds_and_outcomes_per_day() {
+        let bought = |offer| PurchaseState::Bought {
+            buy_id: crate::domain::BuyId::new(1),
+            item_id: crate::domain::ItemId::new(1),
+            debited: Usd::parse("2.50").unwrap(),
+            offer,
+            tradeofferid: None,
+        };
+        let mut rows = vec![
+            row(1, "a", "2.50", bought(OfferStatus::Accepted)),
+            row(2, "b", "2.50", bought(OfferStatus::Canceled)),
+            row(3, "c", "2.50", PurchaseState::Sent),
+        ];
+        for r in &mut rows {
+            r.created_at = Utc::now();
+        }
+        let ctx = SpendContext { per_day: Some(Usd::parse("40").unwrap()), tz: chrono_tz::UTC };
+        let html = spend(&rows, &ctx, &SpendQuery::default()).into_string();
+        assert!(html.contains("data-series=\"odd (net)\"") && html.contains("data-value=\"2.50\""));
+        assert!(html.contains("data-series=\"refunded (failed offers)\""));
+        assert!(html.contains("daily budget 40"));
+        assert!(
+            html.contains(
+                "<td class=\"num\">5.00 USD</td><td class=\"num\">2.50 USD</td><td class=\"num\">2.50 USD</td>"
+            ),
+            "{html}"
+        );
+        for outcome in ["accepted", "failed", "pending"] {
+            assert!(html.contains(&format!("data-series=\"{outcome}\"")), "{outcome}");
+        }
+    }
+}
