@@ -104,7 +104,8 @@ pub async fn run(args: DashboardArgs) -> anyhow::Result<()> {
     )
     .await?;
     tracing::info!("dashboard of {} (the bot is not running): {}", ledger_dir.display(), dashboard.url_with_token());
-    let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C or SIGTERM.
+    super::run::wait_for_stop(None).await;
     let _ = tx.send(true);
     let _ = endpoint.await;
     dashboard.stopped().await;

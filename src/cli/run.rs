@@ -145,7 +145,7 @@ fn create_state_dir(dir: &std::path::Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-async fn wait_for_stop(duration: Option<u64>) {
+pub(crate) async fn wait_for_stop(duration: Option<u64>) {
     let timer = async {
         match duration {
             Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
