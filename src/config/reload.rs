@@ -94,6 +94,10 @@ pub(crate) fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
             "mode changed: restart skinbot to apply (a dry run and a live run keep separate ledgers)".to_string(),
         );
     }
+    if old.dashboard != new.dashboard {
+        notes.push("[dashboard] changed: restart skinbot to apply".to_string());
+    }
+    new.dashboard = old.dashboard.clone();
     new.exchange = old.exchange.clone();
     new.schedule = old.schedule.clone();
     new.state_dir = old.state_dir.clone();
@@ -127,6 +131,14 @@ mod tests {
         "[state] changed: restart skinbot to apply",
         "[exchange] connect_timeout_ms changed: restart skinbot to apply",
     ];
+
+    #[test]
+    fn the_dashboard_address_waits_for_a_restart() {
+        let old = config("");
+        let mut new = config("[dashboard]\nlisten = \"127.0.0.1:8788\"\n");
+        assert_eq!(keep_restart_only(&old, &mut new), vec!["[dashboard] changed: restart skinbot to apply"]);
+        assert_eq!(new.dashboard, None);
+    }
 
     #[test]
     fn a_reload_names_the_effective_values_that_changed_and_nothing_else() {
