@@ -19,6 +19,7 @@ macro_rules! out {
 pub mod brake;
 pub mod events;
 pub mod ledger;
+pub mod plan;
 pub mod run;
 pub mod sandbox;
 pub mod status;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Running or not, halted or paused and why, balance, budget windows, open purchases, the last
     /// tick.
     Status(status::StatusArgs),
+    /// What would be bought now, rule by rule (matched names, cheapest price, limit, "would buy"
+    /// or the refusal and its reason) and the total. Never sends a buy.
+    Plan(plan::PlanArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -79,7 +83,7 @@ pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Under `run` the in-process sandbox is scenery: its own log would read like the bot's.
         let filter = match cli.command {
-            Command::Run(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn,sandbox=warn"),
+            Command::Run(_) | Command::Plan(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn,sandbox=warn"),
             _ => default.to_string(),
         };
         tracing_subscriber::EnvFilter::new(filter)
@@ -105,5 +109,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Halt(args) => brake::halt(args).await,
         Command::Resume(args) => brake::resume(args).await,
         Command::Status(args) => status::run(args).await,
+        Command::Plan(args) => plan::run(args).await,
     }
 }

@@ -16,6 +16,8 @@
 pub mod book;
 mod brakes;
 pub mod clock;
+pub mod plan;
+mod quiet;
 pub mod events;
 pub(crate) mod executor;
 pub mod reconcile;
@@ -96,8 +98,11 @@ struct Shared {
     /// The last tick, and the budget windows as it saw them, for `skinbot status`.
     last_tick: Option<status::TickReport>,
     windows: Vec<status::Window>,
+    strategy_windows: Vec<status::StrategyWindow>,
     /// Each game's refusals of the last tick, as logged (logged again only when they change).
     last_refusals: HashMap<crate::domain::Game, String>,
+    /// Rules that match nothing now, for the "matched nothing for an hour" warning.
+    quiet: quiet::QuietRules,
     /// Pauses, counters and what was last logged about the brakes.
     brakes: brakes::BrakeState,
     /// When accepted offers were last checked for rollbacks.
@@ -225,6 +230,7 @@ impl Engine {
         }
         let halted = self.halted();
         let limiter = self.client.limiter();
+        let sent = limiter.map_or((0, 0), |l| l.sent_last_minute());
         let s = self.shared();
         status::StatusReport {
             pid: std::process::id(),
@@ -240,6 +246,9 @@ impl Engine {
             rate_limit_per_minute: limiter.map_or(0, |l| l.per_minute().get()),
             rate_limit_background_per_minute: limiter.map_or(0, |l| l.background_per_minute().get()),
             rate_limited: limiter.and_then(|l| l.blocked_until()).is_some_and(|t| t > tokio::time::Instant::now()),
+            rate_limit_sent_last_minute: sent.0,
+            rate_limit_background_sent_last_minute: sent.1,
+            strategies: s.strategy_windows.clone(),
         }
     }
 

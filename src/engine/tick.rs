@@ -175,22 +175,24 @@ impl Engine {
             }
             book.totals.clone()
         };
-        let mut tally = Tally::from_parts(totals, &records, windows.day_start);
-        if config.dry_run {
-            // A dry run's fills took their listings, though the real list still shows them.
-            tally.take_listings(
-                records
-                    .iter()
-                    .filter(|r| matches!(r.state, crate::domain::PurchaseState::Bought { .. }))
-                    .filter_map(|r| r.intent.item_id),
-            );
-        }
+        let tally = tally_for(&config, totals, &records, windows.day_start);
+        self.shared().strategy_windows = strategy_windows(&strategies, &tally, &records, windows.day_start);
         let (rates, stale) = self.rates_in_force(now, config.budget.rates_max_age);
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
         let matcher = self.memo().matcher(&strategies);
         let decision = self.decide(&matcher, &snapshot, &rates, tally, &refs);
         for note in &decision.notes {
             tracing::warn!("{note}");
+        }
+        for q in self.shared().quiet.observe(game, &decision.matched, now, super::quiet::QUIET_AFTER) {
+            tracing::warn!(
+                strategy = %q.strategy,
+                rule = %q.rule,
+                "rule {}/{} has matched no {game} listing for {} min: check its select against the market",
+                q.strategy,
+                q.rule,
+                (now - q.since).num_minutes()
+            );
         }
         self.stats.candidates.fetch_add(decision.candidates.len() as u64, Ordering::Relaxed);
         let limits = match config.budget.limits(&rates) {
@@ -207,13 +209,11 @@ impl Engine {
             // Halted or paused: prices are still recorded and offers followed; nothing is ordered.
             return tracing::debug!(candidates = decision.candidates.len(), "no order this tick: {why}");
         }
-        let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
         let balance = self.shared().balance;
-        let committed = guard::committed(&records, windows, balance, now, max_age);
-        let (candidates, jumped) = self.price_sanity(&config, decision.candidates, now);
-        let candidate_count = candidates.len() + jumped.len();
-        let mut verdicts = guard::check(candidates, &limits, &committed, None);
-        verdicts.refused.extend(jumped);
+        let median = |g: Game, name: &str, since, now| self.ledger.median_price(g, name, since, now).ok().flatten();
+        let Round { committed, verdicts } =
+            guard_round(&config, decision.candidates, &limits, &records, windows, balance, now, &median, None);
+        let candidate_count = verdicts.approved.len() + verdicts.refused.len();
         self.note_tick(game, now, snapshot.listing_count(), candidate_count, &verdicts, &committed, &limits);
         let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
         for r in &verdicts.refused {
@@ -282,25 +282,6 @@ impl Engine {
         });
     }
 
-    /// Refuses candidates priced more than the configured factor away from their item's recorded
-    /// median (a mispriced bait, or a corrupted list); the rest go on to the guard.
-    fn price_sanity(
-        &self,
-        config: &crate::config::Config,
-        candidates: Vec<crate::domain::Candidate>,
-        now: DateTime<Utc>,
-    ) -> (Vec<crate::domain::Candidate>, Vec<guard::Refusal>) {
-        let Some(factor) = config.sanity.price_jump_factor else { return (candidates, Vec::new()) };
-        let since = now - chrono::Duration::hours(i64::from(config.sanity.median_hours));
-        let mut medians = HashMap::new();
-        for c in &candidates {
-            if let Ok(Some(m)) = self.ledger.median_price(c.game, &c.name, since, now) {
-                medians.insert((c.game, c.name.clone()), m);
-            }
-        }
-        guard::sane_prices(candidates, &medians, factor)
-    }
-
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
         // Only a cache: after a panic elsewhere its content is still a valid (if stale) cache.
         self.memo.lock().unwrap_or_else(|p| p.into_inner())
@@ -344,6 +325,101 @@ impl Engine {
     }
 }
 
+/// What the decision reads of what was already bought: the all-time `totals`, today's and the open
+/// `records`; a dry run's simulated fills count as taken listings (the real list still shows them).
+/// The tick and `skinbot plan` build it here.
+pub(crate) fn tally_for(
+    config: &crate::config::Config,
+    totals: crate::strategy::decide::Totals,
+    records: &[PurchaseRecord],
+    day_start: DateTime<Utc>,
+) -> Tally {
+    let mut tally = Tally::from_parts(totals, records, day_start);
+    if config.dry_run {
+        tally.take_listings(
+            records
+                .iter()
+                .filter(|r| matches!(r.state, crate::domain::PurchaseState::Bought { .. }))
+                .filter_map(|r| r.intent.item_id),
+        );
+    }
+    tally
+}
+
+/// The guard's side of one decision round, with no I/O and nothing sent: what is committed (from
+/// today's and the open `records`, the windows and the last balance), price sanity against each
+/// item's recorded median (`median(game, name, since, now)`), then the guard's caps, budget windows
+/// and balance floor. The tick and `skinbot plan` both decide through here, so a plan says exactly
+/// what the next tick would approve and refuse.
+pub(crate) struct Round {
+    pub committed: guard::Committed,
+    pub verdicts: guard::Verdicts,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn guard_round(
+    config: &crate::config::Config,
+    candidates: Vec<crate::domain::Candidate>,
+    limits: &guard::Limits,
+    records: &[PurchaseRecord],
+    windows: Windows,
+    balance: Option<guard::LastBalance>,
+    now: DateTime<Utc>,
+    median: &dyn Fn(Game, &str, DateTime<Utc>, DateTime<Utc>) -> Option<crate::domain::Usd>,
+    halt: Option<&str>,
+) -> Round {
+    let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+    let committed = guard::committed(records, windows, balance, now, max_age);
+    let (candidates, jumped) = match config.sanity.price_jump_factor {
+        None => (candidates, Vec::new()),
+        Some(factor) => {
+            // Refuses candidates priced more than the factor away from their item's recorded median
+            // (a mispriced bait, or a corrupted list); the rest go on to the guard.
+            let since = now - chrono::Duration::hours(i64::from(config.sanity.median_hours));
+            let mut medians = HashMap::new();
+            for c in &candidates {
+                if let Some(m) = median(c.game, &c.name, since, now) {
+                    medians.insert((c.game, c.name.clone()), m);
+                }
+            }
+            guard::sane_prices(candidates, &medians, factor)
+        }
+    };
+    let mut verdicts = guard::check(candidates, limits, &committed, halt);
+    verdicts.refused.extend(jumped);
+    Round { committed, verdicts }
+}
+
+/// Each strategy with a `[limits]` count: its purchases today and ever, and what it spent or
+/// reserved today, for `skinbot status`.
+fn strategy_windows(
+    strategies: &[Strategy],
+    tally: &Tally,
+    records: &[PurchaseRecord],
+    day_start: DateTime<Utc>,
+) -> Vec<super::status::StrategyWindow> {
+    strategies
+        .iter()
+        .filter(|s| s.limits.per_day.is_some() || s.limits.total.is_some())
+        .map(|s| {
+            let (day, total) = tally.strategy_counts(&s.name);
+            let spent: crate::domain::Usd = records
+                .iter()
+                .filter(|r| r.intent.strategy == s.name && r.created_at >= day_start)
+                .map(PurchaseRecord::committed)
+                .sum();
+            super::status::StrategyWindow {
+                strategy: s.name.clone(),
+                day,
+                per_day: s.limits.per_day,
+                total,
+                total_limit: s.limits.total,
+                spent_today: spent.to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Start of the current hour and of the current day in `tz`, as UTC instants.
 pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> Windows {
     let local = now.with_timezone(&tz);
@@ -366,10 +442,10 @@ pub const OBSERVATION_GAP: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Reference prices from the ledger's recorded price history, trusted only over the time the market
 /// was really watched: a price recorded before downtime says nothing about the downtime.
-struct LedgerReferences<'a> {
-    ledger: &'a Ledger,
-    now: DateTime<Utc>,
-    observed_since: DateTime<Utc>,
+pub(crate) struct LedgerReferences<'a> {
+    pub(crate) ledger: &'a Ledger,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) observed_since: DateTime<Utc>,
 }
 
 impl References for LedgerReferences<'_> {
