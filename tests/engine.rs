@@ -52,6 +52,11 @@ pub(crate) fn engine_with_ledger(sb: &Sandbox, ledger: Ledger, strategies: Vec<S
     Engine::new(Arc::new(config("")), strategies, deps)
 }
 
+pub(crate) fn engine_with_config(sb: &Sandbox, ledger: Ledger, extra: &str, strategies: Vec<Strategy>) -> Arc<Engine> {
+    let deps = Deps { client: client(sb), ledger, clock: Arc::new(TokioClock::new()) };
+    Engine::new(Arc::new(config(extra)), strategies, deps)
+}
+
 pub(crate) fn buy_requests(sb: &Sandbox) -> usize {
     requests_for(sb, "market_buy") + requests_for(sb, "market_batch_buy")
 }

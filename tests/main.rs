@@ -13,5 +13,6 @@ mod ledger;
 mod ledger_cli;
 mod market_names;
 mod money_safety;
+mod plan;
 mod sandbox;
 mod ws_events;

@@ -83,7 +83,9 @@ pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Under `run` the in-process sandbox is scenery: its own log would read like the bot's.
         let filter = match cli.command {
-            Command::Run(_) | Command::Plan(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn,sandbox=warn"),
+            Command::Run(_) | Command::Plan(_) if verbose == 0 => {
+                format!("{default},skinbot::sandbox=warn,sandbox=warn")
+            }
             _ => default.to_string(),
         };
         tracing_subscriber::EnvFilter::new(filter)

@@ -25,6 +25,7 @@ pub struct PlanArgs {
     /// Plan as a dry run would (`<state>/ledger-dry-run` holds the budget used).
     #[arg(long)]
     pub dry_run: bool,
+    /// `table` for a person, `json` for a program (the same fields).
     #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
     pub format: PlanFormat,
 }
@@ -41,13 +42,15 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let embedded = if config.exchange.endpoint == Endpoint::Sandbox {
         let sb = config.sandbox.sandbox_config()?;
         Some(
-            crate::sandbox::start(sb, "127.0.0.1:0".parse()?).await.context("failed to start the in-process sandbox")?,
+            crate::sandbox::start(sb, "127.0.0.1:0".parse()?)
+                .await
+                .context("failed to start the in-process sandbox")?,
         )
     } else {
         None
     };
-    let client =
-        Client::new(config.exchange.client_config(embedded.as_ref())?)?.with_limiter(Arc::new(config.exchange.limiter()));
+    let client = Client::new(config.exchange.client_config(embedded.as_ref())?)?
+        .with_limiter(Arc::new(config.exchange.limiter()));
 
     // The budget used so far, from the ledger: opened here, or through the running bot that holds it.
     let ledger_dir = config.ledger_dir();
@@ -113,11 +116,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
 /// The plan as a person reads it: a header (budget windows, balance), one block per rule, the total.
 pub fn render_table(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
-    out.push(format!(
-        "plan at {} ({}); nothing is sent",
-        plan.at.format("%Y-%m-%d %H:%M:%S UTC"),
-        plan.mode
-    ));
+    out.push(format!("plan at {} ({}); nothing is sent", plan.at.format("%Y-%m-%d %H:%M:%S UTC"), plan.mode));
     out.push(format!("balance   {}", plan.balance.as_deref().unwrap_or("unknown")));
     for w in &plan.windows {
         out.push(format!(

@@ -16,10 +16,10 @@
 pub mod book;
 mod brakes;
 pub mod clock;
-pub mod plan;
-mod quiet;
 pub mod events;
 pub(crate) mod executor;
+pub mod plan;
+mod quiet;
 pub mod reconcile;
 pub mod reload;
 pub(crate) mod scheduler;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::brakes::{list_too_old, velocity_over};
-use super::tick::{guard_round, tally_for, window_starts, LedgerReferences, Round, OBSERVATION_GAP};
+use super::tick::{budget_windows, guard_round, tally_for, window_starts, LedgerReferences, Round, OBSERVATION_GAP};
 use crate::config::{Config, Endpoint};
 use crate::domain::{Candidate, Game, PurchaseRecord, Rates, Usd};
 use crate::exchange::{wire, Client, FullList};
@@ -97,6 +97,11 @@ pub struct CandidatePlan {
     pub reason: Option<String>,
 }
 
+/// A candidate's strategy, rule and listing.
+type ListingKey = (String, String, Option<u64>);
+/// `would buy` or `refused`, the refusal's kind and its text.
+type Verdict = (String, Option<String>, Option<String>);
+
 const WOULD_BUY: &str = "would buy";
 const REFUSED: &str = "refused";
 
@@ -132,7 +137,8 @@ pub async fn plan(
     let rates = match client.currencies().await.map_err(|e| e.to_string()).and_then(|c| wire::rates_from(&c)) {
         Ok(r) => r,
         Err(e) => {
-            notes.push(format!("no currency rates ({e}): limits and prices in other currencies than USD refuse orders"));
+            notes
+                .push(format!("no currency rates ({e}): limits and prices in other currencies than USD refuse orders"));
             Rates::new()
         }
     };
@@ -145,12 +151,8 @@ pub async fn plan(
     };
     let windows = window_starts(now, config.schedule.timezone);
     // What a tick reads of the ledger: today's purchases and the open ones; all-time counts.
-    let recent: Vec<PurchaseRecord> = view
-        .records
-        .iter()
-        .filter(|r| r.created_at >= windows.day_start || r.state.is_unresolved())
-        .cloned()
-        .collect();
+    let recent: Vec<PurchaseRecord> =
+        view.records.iter().filter(|r| r.created_at >= windows.day_start || r.state.is_unresolved()).cloned().collect();
     let totals = Totals::from_records(&view.records);
     let matcher = Matcher::compile(Arc::new(strategies.to_vec()));
     let limits = config.budget.limits(&rates);
@@ -185,8 +187,7 @@ pub async fn plan(
         let decision = matcher.decide(&snapshot, &rates, &tally, refs);
         notes.extend(decision.notes.iter().cloned());
         // Every candidate's verdict, keyed by its listing.
-        let mut verdicts: HashMap<(String, String, Option<u64>), (String, Option<String>, Option<String>)> =
-            HashMap::new();
+        let mut verdicts: HashMap<ListingKey, Verdict> = HashMap::new();
         let mut put = |c: &Candidate, verdict: &str, kind: Option<&str>, reason: Option<String>| {
             verdicts.insert(
                 (c.strategy.clone(), c.rule.clone(), c.item_id.map(|i| i.get())),
@@ -311,23 +312,16 @@ pub async fn plan(
             });
         }
     }
-    let window = |name: &str, used: Usd, limit: Option<Usd>| super::status::Window {
-        name: name.into(),
-        used: used.to_string(),
-        limit: limit.map(|l| l.to_string()),
-        left: limit.map(|l| l.saturating_sub(used).max(Usd::ZERO).to_string()),
-    };
     let committed = committed.unwrap_or_else(|| {
         let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
         crate::guard::committed(&recent, windows, balance, now, max_age)
     });
-    let (per_hour, per_day) = limits.as_ref().map(|l| (l.per_hour, l.per_day)).unwrap_or((None, None));
     Plan {
         at: now,
         mode: mode.into(),
         balance: balance.map(|b| b.amount.to_string()),
         stopped,
-        windows: vec![window("hour", committed.hour, per_hour), window("day", committed.day, per_day)],
+        windows: budget_windows(&committed, &limits.clone().unwrap_or_default()),
         rules,
         notes,
         would_buy,

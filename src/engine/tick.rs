@@ -98,6 +98,8 @@ impl Engine {
             self.tick_game(game).await;
         }
         if let Some(dir) = self.status_dir.get() {
+            // The windows as they stand after this tick's orders, not as its decision saw them.
+            self.refresh_windows();
             if let Err(e) = self.status().write(dir) {
                 tracing::debug!(error = %e, "cannot write status.json");
             }
@@ -247,6 +249,29 @@ impl Engine {
         executor::execute(self, &config, &strategies, verdicts.approved, &rates).await;
     }
 
+    /// Recounts the budget windows and each strategy's counts from the ledger, for `skinbot status`.
+    fn refresh_windows(&self) {
+        let (config, strategies) = self.live();
+        let now = self.clock.now();
+        let windows = window_starts(now, config.schedule.timezone);
+        let Ok(records) = self.recent_records(windows.day_start) else { return };
+        let totals = {
+            let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+            if book.catch_up(&self.ledger).is_err() {
+                return;
+            }
+            book.totals.clone()
+        };
+        let tally = tally_for(&config, totals, &records, windows.day_start);
+        let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+        let mut s = self.shared();
+        let committed = guard::committed(&records, windows, s.balance, now, max_age);
+        let rates = s.rates.as_ref().map(|r| r.0.clone()).unwrap_or_default();
+        let limits = config.budget.limits(&rates).unwrap_or_default();
+        s.windows = budget_windows(&committed, &limits);
+        s.strategy_windows = strategy_windows(&strategies, &tally, &records, windows.day_start);
+    }
+
     /// Keeps what `skinbot status` shows of this tick: its counts and the budget windows.
     #[allow(clippy::too_many_arguments)]
     fn note_tick(
@@ -263,14 +288,8 @@ impl Engine {
         for r in &verdicts.refused {
             *refused.entry(r.reason.kind().to_string()).or_default() += 1;
         }
-        let window = |name: &str, used: crate::domain::Usd, limit: Option<crate::domain::Usd>| super::status::Window {
-            name: name.into(),
-            used: used.to_string(),
-            limit: limit.map(|l| l.to_string()),
-            left: limit.map(|l| l.saturating_sub(used).max(crate::domain::Usd::ZERO).to_string()),
-        };
         let mut s = self.shared();
-        s.windows = vec![window("hour", committed.hour, limits.per_hour), window("day", committed.day, limits.per_day)];
+        s.windows = budget_windows(committed, limits);
         s.last_tick = Some(super::status::TickReport {
             at: Some(now),
             game: game.to_string(),
@@ -346,16 +365,20 @@ pub(crate) fn tally_for(
     tally
 }
 
-/// The guard's side of one decision round, with no I/O and nothing sent: what is committed (from
-/// today's and the open `records`, the windows and the last balance), price sanity against each
-/// item's recorded median (`median(game, name, since, now)`), then the guard's caps, budget windows
-/// and balance floor. The tick and `skinbot plan` both decide through here, so a plan says exactly
-/// what the next tick would approve and refuse.
+/// An item's recorded median price over [since, now]: `(game, name, since, now)`.
+pub(crate) type MedianFn<'a> = dyn Fn(Game, &str, DateTime<Utc>, DateTime<Utc>) -> Option<crate::domain::Usd> + 'a;
+
+/// What [`guard_round`] found: what was committed before, and the verdicts.
 pub(crate) struct Round {
     pub committed: guard::Committed,
     pub verdicts: guard::Verdicts,
 }
 
+/// The guard's side of one decision round, with no I/O and nothing sent: what is committed (from
+/// today's and the open `records`, the windows and the last balance), price sanity against each
+/// item's recorded median (`median(game, name, since, now)`), then the guard's caps, budget windows
+/// and balance floor. The tick and `skinbot plan` both decide through here, so a plan says exactly
+/// what the next tick would approve and refuse.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn guard_round(
     config: &crate::config::Config,
@@ -365,7 +388,7 @@ pub(crate) fn guard_round(
     windows: Windows,
     balance: Option<guard::LastBalance>,
     now: DateTime<Utc>,
-    median: &dyn Fn(Game, &str, DateTime<Utc>, DateTime<Utc>) -> Option<crate::domain::Usd>,
+    median: &MedianFn<'_>,
     halt: Option<&str>,
 ) -> Round {
     let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
@@ -388,6 +411,17 @@ pub(crate) fn guard_round(
     let mut verdicts = guard::check(candidates, limits, &committed, halt);
     verdicts.refused.extend(jumped);
     Round { committed, verdicts }
+}
+
+/// The hour and day windows: used (spent or reserved), limit, left.
+pub(crate) fn budget_windows(committed: &guard::Committed, limits: &guard::Limits) -> Vec<super::status::Window> {
+    let window = |name: &str, used: crate::domain::Usd, limit: Option<crate::domain::Usd>| super::status::Window {
+        name: name.into(),
+        used: used.to_string(),
+        limit: limit.map(|l| l.to_string()),
+        left: limit.map(|l| l.saturating_sub(used).max(crate::domain::Usd::ZERO).to_string()),
+    };
+    vec![window("hour", committed.hour, limits.per_hour), window("day", committed.day, limits.per_day)]
 }
 
 /// Each strategy with a `[limits]` count: its purchases today and ever, and what it spent or

@@ -261,12 +261,12 @@ impl Ledger {
     }
 
     /// The recorded observation span (first, last) under `key`.
-    fn observation(&self, key: &str) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, LedgerError> {
+    fn observation(&self, key: &str) -> Result<Option<Span>, LedgerError> {
         match self.meta.get(key.as_bytes()).map_err(|e| self.storage(e))? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice::<(DateTime<Utc>, DateTime<Utc>)>(&v).map(Some).map_err(|e| {
-                LedgerError::Corrupt { tree: "meta", key: key.to_string(), reason: e.to_string() }
-            }),
+            Some(v) => serde_json::from_slice::<(DateTime<Utc>, DateTime<Utc>)>(&v)
+                .map(Some)
+                .map_err(|e| LedgerError::Corrupt { tree: "meta", key: key.to_string(), reason: e.to_string() }),
         }
     }
 
@@ -484,9 +484,16 @@ impl Ledger {
     }
 }
 
+/// The first and the last observation of a list without a longer gap.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// Since when a list observed at `at` has been watched without a gap over `max_gap`, given the
 /// recorded span (first, last) of earlier observations.
-fn observed_since(previous: Option<(DateTime<Utc>, DateTime<Utc>)>, at: DateTime<Utc>, max_gap: chrono::Duration) -> DateTime<Utc> {
+fn observed_since(
+    previous: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    at: DateTime<Utc>,
+    max_gap: chrono::Duration,
+) -> DateTime<Utc> {
     match previous {
         Some((since, last)) if at >= last && at - last <= max_gap => since,
         Some((since, last)) if at < last => since.min(at),
@@ -496,4 +503,3 @@ fn observed_since(previous: Option<(DateTime<Utc>, DateTime<Utc>)>, at: DateTime
 
 #[cfg(test)]
 mod tests;
-

@@ -1,0 +1,213 @@
+//! `skinbot plan`: what the next tick would buy, rule by rule, on a fixed market — its table and
+//! JSON, a refusal with its reason, no buy sent, the engine's next tick buying exactly what it
+//! said, and a malformed strategy file refused with its file, line and field.
+
+use std::process::Command;
+
+use skinbot::cli::plan::render_table;
+use skinbot::engine::plan::{plan, LedgerView, Plan};
+use skinbot::ledger::{HaltEvent, Ledger};
+use skinbot::sandbox::catalog::Format;
+use skinbot::sandbox::{Catalog, OfferConfig, Sandbox};
+
+use crate::engine::{bought_names, buy_requests, config, engine_with_config, strategy};
+use crate::helpers::{client, sandbox_with};
+
+const CATALOG: &str = "name,price,count
+AK-47 | Redline (Field-Tested),4.00,1
+AK-47 | Slate (Field-Tested),7.50,1
+AK-47 | Asiimov (Field-Tested),30.00,1
+AWP | Atheris (Field-Tested),3.00,1
+★ Sport Gloves | Vice (Field-Tested),900.00,1
+";
+
+const STRATEGY: &str = r#"
+name = "team"
+priority = 20
+[limits]
+per_day = 5
+
+[[rules]]
+name = "rifles"
+select = { globs = ["AK-47 | *"] }
+max_price = "10 usd"
+per_item_total = 1
+
+[[rules]]
+name = "gloves"
+select = { kind = "gloves" }
+max_price = "5 usd"
+
+[[rules]]
+name = "ghost"
+select = { names = ["Not On This Market"] }
+max_price = "1 usd"
+"#;
+
+/// A tight daily budget: the first rifle fits, the second does not.
+const BUDGET: &str = "[budget]\nper_day = \"10 usd\"\n";
+
+async fn market() -> Sandbox {
+    sandbox_with(|c| {
+        c.catalog = Catalog::parse(CATALOG, Format::Csv).unwrap();
+        c.offers = OfferConfig::always_accept();
+    })
+    .await
+}
+
+async fn make_plan(sb: &Sandbox, ledger: &Ledger, halt: Option<HaltEvent>) -> Plan {
+    let view = LedgerView { records: ledger.list().unwrap(), halt, history: Some(ledger) };
+    let mut p = plan(&config(BUDGET), &strategy(STRATEGY), &client(sb), &view, chrono::Utc::now()).await;
+    p.at = "2026-11-27T12:00:00Z".parse().unwrap();
+    p
+}
+
+#[tokio::test]
+async fn the_plan_shows_each_rule_its_matches_limit_and_verdicts_and_sends_nothing() {
+    let sb = market().await;
+    let ledger = Ledger::temporary().unwrap();
+    let p = make_plan(&sb, &ledger, None).await;
+    let table = render_table(&p).join("\n");
+    let want = "\
+plan at 2026-11-27 12:00:00 UTC (sandbox); nothing is sent
+balance   1000.00 USD
+hour      0.00 USD used of 200.00 USD (200.00 USD left; spent or reserved)
+day       0.00 USD used of 10.00 USD (10.00 USD left; spent or reserved)
+
+team / rifles  (cs2, priority 20)
+  matched   3 names: AK-47 | Redline (Field-Tested), AK-47 | Slate (Field-Tested), AK-47 | Asiimov (Field-Tested)
+  cheapest  4.00 USD at AK-47 | Redline (Field-Tested)
+  limit     max 10.00 USD; per_item_total 1, strategy per_day 5
+  would buy AK-47 | Redline (Field-Tested)  4.00 USD
+  refused   AK-47 | Slate (Field-Tested)    7.50 USD  daily_budget: order 7.50 USD + 4.00 USD already today > daily budget 10.00 USD
+
+team / gloves  (cs2, priority 20)
+  matched   1 name: ★ Sport Gloves | Vice (Field-Tested)
+  cheapest  900.00 USD at ★ Sport Gloves | Vice (Field-Tested)
+  limit     max 5.00 USD; strategy per_day 5
+  nothing   no listing at or under its limit
+
+team / ghost  (cs2, priority 20)
+  matched   0 names
+  limit     max 1.00 USD; strategy per_day 5
+  nothing   no listing on the market matches its select
+
+total     1 would buy for 4.00 USD (max_price sent, what the budget reserves); 1 refused";
+    assert_eq!(table, want, "\n--- got ---\n{table}\n--- want ---\n{want}");
+
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(json["total"], "4.00 USD");
+    assert_eq!((json["would_buy"].as_u64(), json["refused"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        json["windows"][1],
+        serde_json::json!({"name": "day", "used": "0.00 USD", "limit": "10.00 USD", "left": "10.00 USD"})
+    );
+    let rifles = &json["rules"][0];
+    assert_eq!(rifles["matched"], 3);
+    assert_eq!(rifles["cheapest"], serde_json::json!({"name": "AK-47 | Redline (Field-Tested)", "price": "4.00 USD"}));
+    assert_eq!(rifles["candidates"][0]["verdict"], "would buy");
+    assert_eq!(rifles["candidates"][1]["verdict"], "refused");
+    assert_eq!(rifles["candidates"][1]["reason_kind"], "daily_budget");
+    assert!(rifles["candidates"][0]["listing"].is_u64());
+    assert_eq!(json["rules"][2]["note"], "no listing on the market matches its select");
+
+    // Nothing left for the exchange, nothing written to the ledger.
+    assert_eq!(buy_requests(&sb), 0);
+    assert!(ledger.list().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_next_tick_buys_exactly_what_the_plan_said() {
+    let sb = market().await;
+    let ledger = Ledger::temporary().unwrap();
+    let p = make_plan(&sb, &ledger, None).await;
+    let mut would: Vec<String> = p
+        .rules
+        .iter()
+        .flat_map(|r| &r.candidates)
+        .filter(|c| c.verdict == "would buy")
+        .map(|c| c.item.clone())
+        .collect();
+    would.sort();
+    assert_eq!(would, vec!["AK-47 | Redline (Field-Tested)"]);
+
+    let engine = engine_with_config(&sb, ledger.clone(), BUDGET, strategy(STRATEGY));
+    engine.tick().await;
+    assert_eq!(bought_names(&engine), would);
+    assert_eq!(buy_requests(&sb), 1);
+    let spent: skinbot::domain::Usd = sb.purchases().iter().map(|p| p.price).sum();
+    assert_eq!(spent.to_string(), p.total);
+
+    // Planned again on the ledger the tick wrote: the day's 4.00 USD is used, the Slate still does
+    // not fit, the Redline is bought already (per_item_total 1).
+    let again = make_plan(&sb, &ledger, None).await;
+    assert_eq!(again.windows[1].used, "4.00 USD");
+    assert_eq!(again.would_buy, 0);
+    let reasons: Vec<&str> = again.rules[0].candidates.iter().filter_map(|c| c.reason_kind.as_deref()).collect();
+    assert_eq!(reasons, vec!["daily_budget"]);
+    assert_eq!(buy_requests(&sb), 1, "planning sent nothing");
+}
+
+#[tokio::test]
+async fn a_halt_refuses_every_candidate_with_its_reason() {
+    let sb = market().await;
+    let ledger = Ledger::temporary().unwrap();
+    let halt = HaltEvent {
+        at: chrono::Utc::now(),
+        halted: true,
+        kind: "operator".into(),
+        reason: "lunch".into(),
+        by: "cli".into(),
+    };
+    let p = make_plan(&sb, &ledger, Some(halt)).await;
+    assert!(p.stopped.as_deref().is_some_and(|s| s.starts_with("buying halted: lunch")), "{:?}", p.stopped);
+    assert_eq!(p.would_buy, 0);
+    let c = &p.rules[0].candidates;
+    assert_eq!(c.len(), 2);
+    assert!(c.iter().all(|c| c.reason_kind.as_deref() == Some("halted")), "{c:?}");
+    assert!(c[0].reason.as_deref().is_some_and(|r| r.contains("lunch")));
+    assert_eq!(p.total, "0.00 USD");
+}
+
+fn skinbot(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skinbot"));
+    c.current_dir(dir).env_remove("RUST_LOG");
+    c
+}
+
+#[test]
+fn a_malformed_strategy_file_is_refused_with_its_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("new.toml");
+    std::fs::write(
+        &bad,
+        "name = \"new\"\n\n[[rules]]\nname = \"r\"\nselect = { names = [\"X\"] }\nmax_price = \"ten usd\"\n",
+    )
+    .unwrap();
+    let out = skinbot(dir.path()).args(["plan", "--strategy"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("new.toml:6"), "{stderr}");
+    assert!(stderr.contains("max_price"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no plan on a bad file");
+}
+
+#[test]
+fn plan_on_the_embedded_sandbox_prints_a_table_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let strategies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies");
+    let out = skinbot(dir.path()).args(["plan", "--strategy"]).arg(&strategies).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for part in ["shopping-list / rifles for the team", "would buy", "total     ", "no ledger at state/ledger yet"] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+    let out = skinbot(dir.path()).args(["plan", "--format", "json", "--strategy"]).arg(&strategies).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["mode"], "sandbox");
+    assert!(json["would_buy"].as_u64().is_some_and(|n| n > 0), "{json}");
+    assert!(json["total"].as_str().is_some_and(|t| t.ends_with(" USD")));
+    // Nothing was written: no ledger appears.
+    assert!(!dir.path().join("state/ledger").exists());
+}
