@@ -292,8 +292,9 @@ pub async fn plan(
                         "no listing at or under its limit".to_string()
                     }
                 } else {
+                    let names = if under == 1 { "name" } else { "names" };
                     format!(
-                        "{under} names at or under its limit, but its counts are used up (or their listings are already ordered)"
+                        "{under} {names} at or under its limit, but its counts are used up (or their listings are already ordered)"
                     )
                 }
             });
