@@ -57,8 +57,12 @@ pub mod exchange;
 pub mod guard;
 /// The ledger: purchases, their history as a hash-chained event log, recorded prices, halts (sled).
 pub mod ledger;
+/// Prometheus metrics of the engine (`prometheus-client`), and the opt-in `/metrics` and `/health` endpoint.
+pub mod metrics;
 /// Serving HTTP within bounds: connections, time to send a request, request size (ledger endpoint, sandbox).
 pub mod net;
+/// The webhook: purchases, failed deliveries, rollbacks, halts, resumes and reloads, sent from a bounded queue that trading never waits on.
+pub mod notify;
 /// The simulated SkinsBack server: same API, in-process or standalone.
 pub mod sandbox;
 /// The request signature and websocket/webhook hashes, shared by client and sandbox so neither depends on the other.

@@ -12,6 +12,8 @@ mod kill;
 mod ledger;
 mod ledger_cli;
 mod market_names;
+mod metrics;
 mod money_safety;
+mod notify;
 mod sandbox;
 mod ws_events;
