@@ -36,10 +36,11 @@
 //! subcommands of the `skinbot` binary.
 //!
 //! Who imports whom (each arrow points down the pipeline or to a shared leaf): `domain` and
-//! `signature` import nothing of the crate; `exchange` → domain, signature; `strategy` → domain,
+//! `signature` import nothing of the crate; `exchange` → domain, signature, metrics; `strategy` → domain,
 //! config (file errors); `guard` → domain; `ledger` → domain, net; `sandbox` → domain, signature,
 //! net; `config` → domain, exchange, guard, sandbox (it builds their settings); `engine` → all of
-//! the above but sandbox; `cli` → everything.
+//! the above but sandbox; `metrics` (the engine's registry, which the client records into, and its
+//! endpoint) → domain, exchange, net, engine; `notify` → domain, config; `cli` → everything.
 
 /// The subcommands of the `skinbot` binary.
 pub mod cli;

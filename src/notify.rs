@@ -123,6 +123,9 @@ pub struct PurchaseNote {
     pub recipient: Option<String>,
     /// What was debited (counted against the budget).
     pub price: Price,
+    /// A dry run's simulated fill: nothing was sent, nothing was debited.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
 }
 
 /// One webhook message (`format = "json"` posts it as it serializes).
@@ -166,8 +169,15 @@ impl Event {
 
     pub fn purchase(time: DateTime<Utc>, p: PurchaseNote) -> Event {
         let text = format!(
-            "skinbot bought {} for {} {} (strategy {}, rule {}; custom_id {}, buy_id {})",
-            p.item, p.price.amount, p.price.currency, p.strategy, p.rule, p.custom_id, p.buy_id
+            "skinbot {} {} for {} {} (strategy {}, rule {}; custom_id {}, buy_id {})",
+            if p.simulated { "(dry run) would have bought" } else { "bought" },
+            p.item,
+            p.price.amount,
+            p.price.currency,
+            p.strategy,
+            p.rule,
+            p.custom_id,
+            p.buy_id
         );
         Event { purchase: Some(p), ..Event::new(EventKind::Purchase, time, text) }
     }
@@ -177,7 +187,8 @@ impl Event {
         let total: rust_decimal::Decimal = list.iter().map(|p| p.price.amount).sum();
         let items: Vec<String> =
             list.iter().map(|p| format!("{} {} {}", p.item, p.price.amount, p.price.currency)).collect();
-        let text = format!("skinbot bought {} items for {total} USD: {}", list.len(), items.join(", "));
+        let verb = if list.iter().any(|p| p.simulated) { "(dry run) would have bought" } else { "bought" };
+        let text = format!("skinbot {verb} {} items for {total} USD: {}", list.len(), items.join(", "));
         Event {
             purchases: list,
             total: Some(Price { amount: total, currency: "USD".into() }),
@@ -465,6 +476,7 @@ mod tests {
             rule: "r".into(),
             recipient: None,
             price: Usd::new(dec!(0.42)).into(),
+            simulated: false,
         }
     }
 

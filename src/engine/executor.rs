@@ -251,7 +251,9 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
     engine.stats.bought.fetch_add(1, Ordering::Relaxed);
     engine.stats.metrics.order("bought");
     engine.stats.metrics.spent(counted);
-    engine.notifier().purchase(engine.clock.now(), note(intent, report.buy_id, counted, None));
+    let mut told = note(intent, report.buy_id, counted, None);
+    told.simulated = engine.config().dry_run;
+    engine.notifier().purchase(engine.clock.now(), told);
     engine.note_debit(counted);
     let reported = report.debited.map_or_else(|| "no debit".to_string(), |d| format!("debited {d}"));
     let mut detail = format!("bought ({source}): buy_id {}, {reported}", report.buy_id);
@@ -342,6 +344,7 @@ pub(super) fn note(
         rule: intent.rule.clone(),
         recipient,
         price: debited.into(),
+        simulated: false,
     }
 }
 
