@@ -396,8 +396,7 @@ async fn deliver(mut rx: mpsc::Receiver<Event>, url: url::Url, format: Format, t
         Ok(c) => c,
         Err(e) => return tracing::error!(error = %e, "cannot build the webhook's HTTP client; no notification is sent"),
     };
-    // While the endpoint is failing: when that was last logged, and messages lost since.
-    let mut outage: Option<(Instant, u64)> = None;
+    let mut outage = Outage::default();
     while let Some(event) = rx.recv().await {
         let body = event.body(format);
         let mut delay = tuning.first_delay;
@@ -418,28 +417,55 @@ async fn deliver(mut rx: mpsc::Receiver<Event>, url: url::Url, format: Format, t
                 }
             }
         }
-        match (failure, &mut outage) {
-            (None, None) => {}
-            (None, Some((_, lost))) => {
-                tracing::info!(host = %host, lost = *lost, "the webhook answers again");
-                outage = None;
+        match failure {
+            None => {
+                if let Some(lost) = outage.answered() {
+                    tracing::info!(host = %host, lost, "the webhook answers again");
+                }
             }
-            (Some(why), None) => {
-                tracing::warn!(
+            Some(why) => match outage.failed(Instant::now(), tuning.log_every) {
+                Some(1) => tracing::warn!(
                     host = %host, event = event.event.as_str(),
                     "webhook failed after {} attempts ({why}); the message is lost; logged again at most once an hour while it fails",
                     tuning.attempts
-                );
-                outage = Some((Instant::now(), 1));
-            }
-            (Some(why), Some((logged, lost))) => {
-                *lost += 1;
-                if logged.elapsed() >= tuning.log_every {
-                    tracing::warn!(host = %host, lost = *lost, "webhook still failing ({why}); {lost} messages lost so far");
-                    *logged = Instant::now();
+                ),
+                Some(lost) => {
+                    tracing::warn!(host = %host, lost, "webhook still failing ({why}); {lost} messages lost so far")
                 }
+                None => {}
+            },
+        }
+    }
+}
+
+/// What the sending task says about a failing endpoint: its first failure, then at most once per
+/// `every` however many messages fail, and once when it answers again.
+#[derive(Debug, Default)]
+struct Outage {
+    /// While failing: when it was last logged.
+    logged: Option<Instant>,
+    /// Messages given up since the outage began.
+    lost: u64,
+}
+
+impl Outage {
+    /// A message given up at `now`: `Some(messages lost so far)` when that is to be logged.
+    fn failed(&mut self, now: Instant, every: Duration) -> Option<u64> {
+        self.lost += 1;
+        match self.logged {
+            Some(at) if now.saturating_duration_since(at) < every => None,
+            _ => {
+                self.logged = Some(now);
+                Some(self.lost)
             }
         }
+    }
+
+    /// A message delivered: `Some(messages lost)` when it ends an outage.
+    fn answered(&mut self) -> Option<u64> {
+        let was = self.logged.take().map(|_| self.lost);
+        self.lost = 0;
+        was
     }
 }
 
@@ -510,6 +536,19 @@ mod tests {
         assert_eq!(e.total.as_ref().unwrap().amount, dec!(0.84));
         assert!(e.text.contains("2 items for 0.84 USD"), "{}", e.text);
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_dead_endpoint_is_logged_once_an_hour_not_per_message() {
+        let hour = Duration::from_secs(3600);
+        let t0 = Instant::now();
+        let mut o = Outage::default();
+        assert_eq!(o.answered(), None, "no outage: nothing to say");
+        assert_eq!(o.failed(t0, hour), Some(1), "the first failure is logged");
+        let logged: Vec<u64> = (1..=120).filter_map(|m| o.failed(t0 + Duration::from_secs(60 * m), hour)).collect();
+        assert_eq!(logged, vec![61, 121], "two hours of a message a minute: logged at 60 min and at 120 min");
+        assert_eq!(o.answered(), Some(121), "the recovery is logged with the count");
+        assert_eq!(o.failed(t0 + 2 * hour + Duration::from_secs(1), hour), Some(1), "a new outage starts over");
     }
 
     #[test]

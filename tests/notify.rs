@@ -220,3 +220,78 @@ async fn a_reload_and_a_refused_edit_reach_the_webhook_with_what_changed_and_whe
     stop.send(true).unwrap();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_delivery_and_a_rollback_reach_the_webhook_and_only_the_failure_counts_as_refunded() {
+    for (offers, event, status) in [
+        (OfferConfig { p_accept: 0.0, p_cancel: 1.0, ..OfferConfig::always_accept() }, "delivery_failed", "canceled"),
+        (OfferConfig { p_rollback_supplier: 1.0, ..OfferConfig::always_accept() }, "rollback", "rollback_supplier"),
+    ] {
+        let sb = sandbox_with(|c| c.offers = offers).await;
+        let (url, mut rx) = receiver().await;
+        let notify = format!("[notify]\nurl = \"{url}\"\nevents = [\"delivery_failed\", \"rollback\"]\n");
+        let engine = engine_notifying(&sb, &notify, ONE_CASE).await;
+        engine.tick().await;
+        sb.advance(Duration::from_secs(3 * 3600));
+        engine.poll().await;
+
+        let body = next(&mut rx).await;
+        let record = engine.ledger().list().unwrap().pop().expect("one purchase");
+        let PurchaseState::Bought { debited, .. } = record.state else { panic!("not bought: {record:?}") };
+        assert_eq!(body["event"], event, "{body}");
+        assert_eq!(body["offer"], status, "{body}");
+        assert_eq!(body["custom_id"], record.intent.custom_id.to_string(), "{body}");
+        assert_eq!(body["price"]["amount"], debited.amount().to_string(), "{body}");
+        assert!(body["text"].as_str().unwrap().contains(&format!("{} USD", debited.amount())), "{body}");
+        let text = engine.metrics_text();
+        let refunded: Option<f64> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("skinbot_refunded_total{currency=\"USD\"} "))
+            .map(|v| v.parse().unwrap());
+        if event == "delivery_failed" {
+            assert_eq!(refunded, Some(debited.amount().to_string().parse::<f64>().unwrap()), "{text}");
+        } else {
+            assert_eq!(refunded, None, "a rollback is not assumed refunded:\n{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_answered_503_is_retried_with_backoff_until_it_is_taken() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u32, Instant, Value)>();
+    let calls = Arc::new(AtomicU32::new(0));
+    let app = Router::new().route(
+        "/hook",
+        post(move |Json(body): Json<Value>| {
+            let (calls, tx) = (calls.clone(), tx.clone());
+            async move {
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                let _ = tx.send((n, Instant::now(), body));
+                if n < 3 {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let settings = config(&format!("[notify]\nurl = \"http://{addr}/hook\"\n")).notify;
+    let tuning = Tuning { first_delay: Duration::from_millis(50), ..Tuning::default() };
+    let n = Notifier::start_tuned(&settings, tuning);
+    n.send(skinbot::notify::Event::resume(chrono::Utc::now()));
+    n.send(skinbot::notify::Event::halt(chrono::Utc::now(), "after the resume"));
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a call within 10 s");
+        seen.push(got.expect("the receiver runs"));
+    }
+    let events: Vec<(u32, &str)> = seen.iter().map(|(n, _, b)| (*n, b["event"].as_str().unwrap())).collect();
+    assert_eq!(events, vec![(1, "resume"), (2, "resume"), (3, "resume"), (4, "halt")], "in order, each until taken");
+    // 50 ms, then 100 ms: the wait doubles.
+    assert!(seen[1].1 - seen[0].1 >= Duration::from_millis(50));
+    assert!(seen[2].1 - seen[1].1 >= Duration::from_millis(100));
+}
