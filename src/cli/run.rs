@@ -73,6 +73,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let ledger_endpoint = crate::ledger::remote::serve(ledger.clone(), &state_dir, rx.clone()).await?;
     let engine = Engine::new(Arc::new(config), strategies, Deps { client, ledger, clock: Arc::new(TokioClock::new()) });
     engine.report_status_to(state_dir.clone());
+    // Opt-in: the webhook's sending task, and the metrics endpoint.
+    let notify = &engine.config().notify;
+    if let Some(url) = &notify.url {
+        tracing::info!(host = url.host_str().unwrap_or("?"), "notifications go to a webhook");
+    }
+    engine.notify_to(crate::notify::Notifier::start(notify));
+    if let Some(listen) = engine.config().metrics.listen {
+        let (addr, _) = crate::metrics::server::serve(Arc::clone(&engine), listen, rx.clone()).await?;
+        tracing::info!("metrics at http://{addr}/metrics, health at http://{addr}/health");
+    }
     // Limits and strategies can change while it runs: edit the files, they are picked up in seconds.
     let reloader = Arc::new(reload::Reloader::new(sources, fingerprint));
     engine.reload_before_ticks(Arc::clone(&reloader));

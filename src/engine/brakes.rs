@@ -50,13 +50,21 @@ impl Engine {
             }
             Err(e) => Some(format!("cannot read the halt state from the ledger: {e}")),
         };
+        self.stats.metrics.set_halted(now.is_some());
         let mut s = self.shared();
         if s.brakes.halt_seen != now {
+            // Whoever pulled it (the engine, or `skinbot halt` through the ledger), it is noticed
+            // here: logged and told to the webhook once on entry and once on exit.
+            let at = self.clock.now();
             match (&s.brakes.halt_seen, &now) {
                 (_, Some(why)) => {
-                    tracing::error!(reason = %why, "buying halted: no order is sent until `skinbot resume`")
+                    tracing::error!(reason = %why, "buying halted: no order is sent until `skinbot resume`");
+                    self.notifier().send(crate::notify::Event::halt(at, why));
                 }
-                (Some(_), None) => tracing::warn!("buying resumed"),
+                (Some(_), None) => {
+                    tracing::warn!("buying resumed");
+                    self.notifier().send(crate::notify::Event::resume(at));
+                }
                 (None, None) => {}
             }
             s.brakes.halt_seen = now.clone();

@@ -94,9 +94,16 @@ impl Engine {
         if stale {
             self.fetch_balance().await;
         }
+        let mut ok = true;
         for game in self.config().orders.games.clone() {
-            self.tick_game(game).await;
+            ok &= self.tick_game(game).await;
         }
+        let now = self.clock.now();
+        if ok {
+            self.stats.metrics.tick_succeeded(now);
+        }
+        // With `[notify] batch`, this tick's purchases as one message.
+        self.notifier().end_tick(now);
         if let Some(dir) = self.status_dir.get() {
             // The windows as they stand after this tick's orders, not as its decision saw them.
             self.refresh_windows();
@@ -106,13 +113,17 @@ impl Engine {
         }
     }
 
-    async fn tick_game(&self, game: Game) {
+    /// Whether the game's price list was read and a decision reached (for `/health`).
+    async fn tick_game(&self, game: Game) -> bool {
         // One configuration for the whole round, even if a reload lands meanwhile.
         let (config, strategies) = self.live();
         let previous = self.memo().games.get(&game).and_then(|m| m.stamp.clone());
         let fetched = match self.client.pricelist_table(game, previous.as_ref()).await {
             Ok(f) => f,
-            Err(e) => return self.api_error("market_pricelist", &e),
+            Err(e) => {
+                self.api_error("market_pricelist", &e);
+                return false;
+            }
         };
         let now = self.clock.now();
         let (snapshot, record) = {
@@ -132,7 +143,8 @@ impl Engine {
                             memo.games.insert(game, p);
                         }
                         drop(memo);
-                        return tracing::warn!("no order this tick: {why}");
+                        tracing::warn!("no order this tick: {why}");
+                        return false;
                     }
                     let snapshot = Arc::new(Snapshot::from_table(game, now, table));
                     let market =
@@ -145,7 +157,8 @@ impl Engine {
             }
         };
         let Some(snapshot) = snapshot else {
-            return tracing::warn!(%game, "price list reported unchanged but none is kept; next tick reads it");
+            tracing::warn!(%game, "price list reported unchanged but none is kept; next tick reads it");
+            return false;
         };
         if record {
             match self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
@@ -168,12 +181,16 @@ impl Engine {
         let windows = window_starts(now, config.schedule.timezone);
         let records = match self.recent_records(windows.day_start) {
             Ok(r) => r,
-            Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the ledger; no decision this tick");
+                return false;
+            }
         };
         let totals = {
             let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = book.catch_up(&self.ledger) {
-                return tracing::error!(error = %e, "cannot read the ledger's event log; no decision this tick");
+                tracing::error!(error = %e, "cannot read the ledger's event log; no decision this tick");
+                return false;
             }
             book.totals.clone()
         };
@@ -204,12 +221,14 @@ impl Engine {
                     self.stats.refused("no_rate");
                 }
                 let why = stale.map(|w| format!(" ({w})")).unwrap_or_default();
-                return tracing::warn!("no order this tick: cannot convert a limit to USD: {e}{why}");
+                tracing::warn!("no order this tick: cannot convert a limit to USD: {e}{why}");
+                return true;
             }
         };
         if let Some(why) = self.hold_back() {
             // Halted or paused: prices are still recorded and offers followed; nothing is ordered.
-            return tracing::debug!(candidates = decision.candidates.len(), "no order this tick: {why}");
+            tracing::debug!(candidates = decision.candidates.len(), "no order this tick: {why}");
+            return true;
         }
         let balance = self.shared().balance;
         let median = |g: Game, name: &str, since, now| self.ledger.median_price(g, name, since, now).ok().flatten();
@@ -239,14 +258,15 @@ impl Engine {
             "tick"
         );
         if verdicts.approved.is_empty() {
-            return;
+            return true;
         }
         let wanted: crate::domain::Usd = verdicts.approved.iter().map(|a| a.candidate().max_price).sum();
         if self.too_fast(wanted, &rates, now) {
-            return;
+            return true;
         }
         self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
         executor::execute(self, &config, &strategies, verdicts.approved, &rates).await;
+        true
     }
 
     /// Recounts the budget windows and each strategy's counts from the ledger, for `skinbot status`.
