@@ -107,8 +107,8 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
             "{:<11} {} used of {} ({} left; spent or reserved)",
             w.name,
             w.used,
-            w.limit.as_deref().unwrap_or("no limit"),
-            w.left.as_deref().unwrap_or("-")
+            w.limit_text(),
+            w.left_text()
         );
     }
     for st in &r.strategies {
