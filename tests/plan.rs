@@ -211,3 +211,70 @@ fn plan_on_the_embedded_sandbox_prints_a_table_or_json() {
     // Nothing was written: no ledger appears.
     assert!(!dir.path().join("state/ledger").exists());
 }
+
+const TWO_GAMES: &str = "name,price,count,game
+AK-47 | Redline (Field-Tested),4.00,1,cs2
+AK-47 | Slate (Field-Tested),7.50,1,cs2
+Inscribed Fractal Horns of Insight,5.00,1,dota2
+Genuine Weather Rain,2.00,1,dota2
+";
+
+const TWO_GAME_STRATEGY: &str = r#"
+name = "both"
+priority = 20
+
+[[rules]]
+name = "rifles"
+select = { globs = ["AK-47 | *"] }
+max_price = "10 usd"
+
+[[rules]]
+name = "dota"
+select = { game = "dota2" }
+max_price = "10 usd"
+"#;
+
+/// cs2 is decided first and takes 4.00 of the 10.00 USD day; dota2 then has 6.00 USD left, not 10.
+const TWO_GAME_CONFIG: &str = "[budget]\nper_day = \"10 usd\"\n[orders]\ngames = [\"cs2\", \"dota2\"]\n";
+
+#[tokio::test]
+async fn with_two_games_the_second_is_planned_after_the_first_games_orders_as_the_tick_does() {
+    let sb = sandbox_with(|c| {
+        c.catalog = Catalog::parse(TWO_GAMES, Format::Csv).unwrap();
+        c.offers = OfferConfig::always_accept();
+    })
+    .await;
+    let ledger = Ledger::temporary().unwrap();
+    let view = LedgerView { records: ledger.list().unwrap(), halt: None, history: Some(&ledger) };
+    let config = config(TWO_GAME_CONFIG);
+    let p = plan(&config, &strategy(TWO_GAME_STRATEGY), &client(&sb), &view, chrono::Utc::now()).await;
+    let verdicts: Vec<(String, String, Option<String>)> = p
+        .rules
+        .iter()
+        .flat_map(|r| &r.candidates)
+        .map(|c| (c.item.clone(), c.verdict.clone(), c.reason_kind.clone()))
+        .collect();
+    let daily = Some("daily_budget".to_string());
+    assert_eq!(
+        verdicts,
+        vec![
+            ("AK-47 | Redline (Field-Tested)".into(), "would buy".into(), None),
+            ("AK-47 | Slate (Field-Tested)".into(), "refused".into(), daily.clone()),
+            ("Genuine Weather Rain".into(), "would buy".into(), None),
+            ("Inscribed Fractal Horns of Insight".into(), "refused".into(), daily),
+        ],
+        "{:#?}",
+        p.rules
+    );
+    let horns = p.rules.iter().flat_map(|r| &r.candidates).find(|c| c.item.starts_with("Inscribed")).unwrap();
+    assert!(horns.reason.as_deref().is_some_and(|r| r.contains("+ 6.00 USD already today")), "{horns:?}");
+    assert_eq!((p.would_buy, p.total.as_str()), (2, "6.00 USD"));
+
+    // The next tick buys exactly that, game after game.
+    let engine = engine_with_config(&sb, ledger.clone(), TWO_GAME_CONFIG, strategy(TWO_GAME_STRATEGY));
+    engine.tick().await;
+    assert_eq!(bought_names(&engine), vec!["AK-47 | Redline (Field-Tested)", "Genuine Weather Rain"]);
+    assert_eq!(buy_requests(&sb), 2);
+    let spent: skinbot::domain::Usd = sb.purchases().iter().map(|p| p.price).sum();
+    assert_eq!(spent.to_string(), p.total);
+}
