@@ -278,3 +278,97 @@ async fn with_two_games_the_second_is_planned_after_the_first_games_orders_as_th
     let spent: skinbot::domain::Usd = sb.purchases().iter().map(|p| p.price).sum();
     assert_eq!(spent.to_string(), p.total);
 }
+
+/// A config for `skinbot plan --config` against `sb` over HTTP, its state in `dir/state`.
+fn http_config(dir: &std::path::Path, sb: &Sandbox) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("strategies")).unwrap();
+    std::fs::write(dir.join("strategies/team.toml"), STRATEGY).unwrap();
+    std::fs::write(dir.join("secret.txt"), format!("{}\n", sb.secret())).unwrap();
+    let path = dir.join("skinbot.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[exchange]\napi_url = \"{}\"\nshop_id = \"{}\"\nsecret_file = \"secret.txt\"\n\
+             [trade_link]\npartner = \"123456789\"\ntoken = \"AbCd1234\"\n\
+             [strategies]\ndir = \"strategies\"\n[state]\ndir = \"state\"\n",
+            sb.api_url(),
+            sb.shop_id()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn plan_does_not_hold_the_ledger_while_it_waits_on_the_exchange() {
+    use skinbot::sandbox::Faults;
+    let sb = market().await;
+    // The price list takes long to come: the plan is waiting on the network.
+    sb.set_faults(Faults {
+        hang_rate: 1.0,
+        hang_for: std::time::Duration::from_secs(30),
+        only_methods: vec!["market_pricelist".into()],
+        ..Faults::none()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = http_config(dir.path(), &sb);
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    let ledger_dir = dir.path().join("state/ledger");
+    drop(Ledger::open(&ledger_dir).unwrap());
+    let mut child = skinbot(dir.path())
+        .args(["plan", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let arrived = sb.wait_for_arrival("market_pricelist", std::time::Duration::from_secs(20)).await;
+    // Meanwhile the ledger is free for a `skinbot run` to open. (This process let go of it above; sled
+    // releases its lock from a background thread shortly after, hence the bounded retry.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let opened = loop {
+        match Ledger::open(&ledger_dir) {
+            Err(skinbot::ledger::LedgerError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            other => break other,
+        }
+    };
+    let still_waiting = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(arrived.is_some(), "the plan asked for the price list");
+    assert!(still_waiting, "the plan was still waiting on the price list");
+    assert!(opened.is_ok(), "the ledger was locked while the plan waited on the network: {:?}", opened.err());
+}
+
+#[tokio::test]
+async fn plan_refuses_a_ledger_of_another_exchange_and_plans_on_an_empty_one_where_run_would_start_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let strategies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies");
+    // An embedded sandbox run leaves its ledger in state/ledger.
+    let out = skinbot(dir.path()).args(["run", "--duration-secs", "2", "--strategy"]).arg(&strategies).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ledger_dir = dir.path().join("state/ledger");
+    assert!(ledger_dir.is_dir());
+
+    // The next `run` sets it aside and starts empty: so does the plan, and says so.
+    let out =
+        skinbot(dir.path()).args(["plan", "--format", "json", "--strategy"]).arg(&strategies).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = json["notes"].to_string();
+    assert!(notes.contains("is an earlier embedded sandbox's") && notes.contains("against an empty ledger"), "{notes}");
+    assert_eq!(json["windows"][1]["used"], "0.00 USD", "{json}");
+    assert!(ledger_dir.is_dir(), "the plan set nothing aside");
+
+    // A live configuration with the same state folder: refused, naming both exchanges.
+    let sb = market().await;
+    let config = http_config(dir.path(), &sb);
+    let out = skinbot(dir.path()).args(["plan", "--config"]).arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("holds purchases made on embedded sandbox, not on {} shop {}", sb.api_url(), sb.shop_id());
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(out.stdout.is_empty(), "no plan on another exchange's ledger");
+}
