@@ -372,3 +372,22 @@ async fn plan_refuses_a_ledger_of_another_exchange_and_plans_on_an_empty_one_whe
     assert!(stderr.contains(&want), "{stderr}");
     assert!(out.stdout.is_empty(), "no plan on another exchange's ledger");
 }
+
+#[tokio::test]
+async fn a_limit_without_a_usable_rate_is_shown_as_unknown_with_its_reason_not_as_no_limit() {
+    use skinbot::sandbox::Faults;
+    let sb = market().await;
+    sb.set_faults(Faults { http_error_rate: 1.0, only_methods: vec!["currencies".into()], ..Faults::none() });
+    let ledger = Ledger::temporary().unwrap();
+    let view = LedgerView { records: Vec::new(), halt: None, history: Some(&ledger) };
+    let config = config("[budget]\nper_day = \"10 eur\"\n");
+    let p = plan(&config, &strategy(STRATEGY), &client(&sb), &view, chrono::Utc::now()).await;
+    let day = &p.windows[1];
+    assert_eq!(day.limit, None);
+    let why = day.limit_unknown.as_deref().unwrap_or_default();
+    assert!(why.starts_with("no usable EUR rate: the currency rates cannot be read"), "{day:?}");
+    let table = render_table(&p).join("\n");
+    assert!(table.contains("used of unknown (no usable EUR rate"), "{table}");
+    assert!(!table.contains("no limit"), "{table}");
+    assert_eq!(p.would_buy, 0, "the guard refuses every order meanwhile");
+}
