@@ -347,14 +347,14 @@ async fn plan_refuses_a_ledger_of_another_exchange_and_plans_on_an_empty_one_whe
     let dir = tempfile::tempdir().unwrap();
     let strategies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies");
     // An embedded sandbox run leaves its ledger in state/ledger.
-    let out = skinbot(dir.path()).args(["run", "--duration-secs", "2", "--strategy"]).arg(&strategies).output().unwrap();
+    let out =
+        skinbot(dir.path()).args(["run", "--duration-secs", "2", "--strategy"]).arg(&strategies).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ledger_dir = dir.path().join("state/ledger");
     assert!(ledger_dir.is_dir());
 
     // The next `run` sets it aside and starts empty: so does the plan, and says so.
-    let out =
-        skinbot(dir.path()).args(["plan", "--format", "json", "--strategy"]).arg(&strategies).output().unwrap();
+    let out = skinbot(dir.path()).args(["plan", "--format", "json", "--strategy"]).arg(&strategies).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let notes = json["notes"].to_string();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::Endpoint;
 use super::run::{ledger_fit, LedgerFit};
+use crate::config::Endpoint;
 use crate::engine::plan::{self, LedgerView, Plan};
 use crate::engine::reload::Sources;
 use crate::exchange::Client;

@@ -221,7 +221,8 @@ fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
                 n += 1;
                 aside = config.state_dir.join(format!("ledger-sandbox-{stamp}-{n}"));
             }
-            std::fs::rename(&dir, &aside).with_context(|| format!("failed to set the previous sandbox ledger aside as {}", aside.display()))?;
+            std::fs::rename(&dir, &aside)
+                .with_context(|| format!("failed to set the previous sandbox ledger aside as {}", aside.display()))?;
             tracing::info!(previous = %aside.display(), "the embedded sandbox starts with an empty market; its previous ledger was set aside");
             prune_set_aside(&config.state_dir);
             let ledger = Ledger::open(&dir)?;

@@ -133,14 +133,16 @@ pub async fn fetch(config: &Config, client: &Client, now: DateTime<Utc>) -> Mark
         )),
         Err(e) => Some(format!("buying paused: the exchange's status cannot be read: {e}")),
     };
-    let (rates, no_rates) = match client.currencies().await.map_err(|e| e.to_string()).and_then(|c| wire::rates_from(&c)) {
-        Ok(r) => (r, None),
-        Err(e) => {
-            notes
-                .push(format!("no currency rates ({e}): limits and prices in other currencies than USD refuse orders"));
-            (Rates::new(), Some(format!("the currency rates cannot be read: {e}")))
-        }
-    };
+    let (rates, no_rates) =
+        match client.currencies().await.map_err(|e| e.to_string()).and_then(|c| wire::rates_from(&c)) {
+            Ok(r) => (r, None),
+            Err(e) => {
+                notes.push(format!(
+                    "no currency rates ({e}): limits and prices in other currencies than USD refuse orders"
+                ));
+                (Rates::new(), Some(format!("the currency rates cannot be read: {e}")))
+            }
+        };
     let balance = match client.balance().await {
         Ok(b) => Some(LastBalance { amount: b.balance, fetched_at: now, debited_since: Usd::ZERO }),
         Err(e) => {
