@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use super::run::{ledger_fit, LedgerFit};
 use crate::config::Endpoint;
 use crate::engine::plan::{self, LedgerView, Plan};
 use crate::engine::reload::Sources;
@@ -52,6 +53,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
     let client = Client::new(config.exchange.client_config(embedded.as_ref())?)?
         .with_limiter(Arc::new(config.exchange.limiter()));
 
+    // Everything from the network first (status, rates, balance, price lists): the ledger is opened
+    // only afterwards, so a `skinbot run` starting meanwhile does not find it locked.
+    let market = plan::fetch(&config, &client, chrono::Utc::now()).await;
+
     // The budget used so far, from the ledger: opened here, or through the running bot that holds it.
     let ledger_dir = config.ledger_dir();
     let mut notes = Vec::new();
@@ -62,24 +67,48 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
         let dir = ledger_dir.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<_, LedgerError> {
             let ledger = Ledger::open(&dir)?;
+            let identity = ledger.identity()?;
             let records = ledger.list()?;
             let halt = ledger.current_halt()?;
-            Ok((ledger, records, halt))
+            Ok((ledger, identity, records, halt))
         })
         .await
         .context("the ledger task failed")?;
         match opened {
-            Ok((ledger, records, halt)) => (Some(ledger), records, halt),
+            Ok((ledger, identity, records, halt)) => {
+                // The same check as `skinbot run`: never a plan on another exchange's purchases.
+                match ledger_fit(&config, identity.as_deref(), records.is_empty())? {
+                    LedgerFit::Same | LedgerFit::Unmarked => (Some(ledger), records, halt),
+                    LedgerFit::SetAside => {
+                        notes.push(format!(
+                            "the ledger at {} is an earlier embedded sandbox's: the next `skinbot run` sets it aside                              and starts with an empty market, so this plan is made against an empty ledger",
+                            ledger_dir.display()
+                        ));
+                        (None, Vec::new(), None)
+                    }
+                }
+            }
             Err(LedgerError::Locked { .. }) => {
                 let state = &config.state_dir;
+                let unanswered = || {
+                    format!(
+                        "the ledger at {} is held by a running skinbot that did not answer, so the budget used \
+                         so far is unknown and no plan is made",
+                        ledger_dir.display()
+                    )
+                };
+                match remote::ask::<Option<String>>(state, "/ledger/identity").await {
+                    // A running embedded sandbox has set the earlier ledger aside already: this one
+                    // is its own, and what the next tick counts.
+                    Ok(identity) => {
+                        ledger_fit(&config, identity.as_deref(), false)?;
+                    }
+                    Err(e) => notes.push(format!(
+                        "the running bot does not say which exchange its ledger belongs to ({e:#}): not checked"
+                    )),
+                }
                 let records: Vec<crate::domain::PurchaseRecord> =
-                    remote::ask(state, "/ledger/records").await.with_context(|| {
-                        format!(
-                            "the ledger at {} is held by a running skinbot that did not answer, so the budget used \
-                             so far is unknown and no plan is made",
-                            ledger_dir.display()
-                        )
-                    })?;
+                    remote::ask(state, "/ledger/records").await.with_context(unanswered)?;
                 let halt: Option<HaltEvent> = remote::ask(state, "/brake").await?;
                 notes.push("the ledger was read through the running bot".to_string());
                 notes.push(
@@ -96,7 +125,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
         notes.push("against a fresh in-process sandbox market (no real money)".to_string());
     }
     let view = LedgerView { records, halt, history: local.as_ref() };
-    let mut plan = plan::plan(&config, &strategies, &client, &view, chrono::Utc::now()).await;
+    let mut plan = plan::decide(&config, &strategies, &market, &view);
+    // Done with the ledger before anything is printed (a slow reader of stdout holds no lock).
+    drop(view);
+    drop(local);
     plan.notes.splice(0..0, notes);
     match args.format {
         PlanFormat::Json => out!("{}", serde_json::to_string_pretty(&plan)?),
@@ -106,7 +138,6 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
             }
         }
     }
-    drop(local);
     if let Some(sb) = embedded {
         sb.shutdown().await;
     }
@@ -123,8 +154,8 @@ pub fn render_table(plan: &Plan) -> Vec<String> {
             "{:<9} {} used of {} ({} left; spent or reserved)",
             w.name,
             w.used,
-            w.limit.as_deref().unwrap_or("no limit"),
-            w.left.as_deref().unwrap_or("-")
+            w.limit_text(),
+            w.left_text()
         ));
     }
     if let Some(why) = &plan.stopped {

@@ -103,13 +103,7 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     };
     out!("balance     {}{}", r.balance.as_deref().unwrap_or("unknown"), age(r.balance_at));
     for w in &r.windows {
-        out!(
-            "{:<11} {} used of {} ({} left; spent or reserved)",
-            w.name,
-            w.used,
-            w.limit.as_deref().unwrap_or("no limit"),
-            w.left.as_deref().unwrap_or("-")
-        );
+        out!("{:<11} {} used of {} ({} left; spent or reserved)", w.name, w.used, w.limit_text(), w.left_text());
     }
     for st in &r.strategies {
         let of = |used: u32, limit: Option<u32>, what: &str| {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::brakes::{list_too_old, velocity_over};
 use super::tick::{budget_windows, guard_round, tally_for, window_starts, LedgerReferences, Round, OBSERVATION_GAP};
 use crate::config::{Config, Endpoint};
-use crate::domain::{Candidate, Game, PurchaseRecord, Rates, Usd};
+use crate::domain::{Candidate, CustomId, Game, Intent, PurchaseRecord, Rates, Usd, Weight};
 use crate::exchange::{wire, Client, FullList};
 use crate::guard::LastBalance;
 use crate::ledger::{HaltEvent, Ledger};
@@ -105,6 +105,69 @@ type Verdict = (String, Option<String>, Option<String>);
 const WOULD_BUY: &str = "would buy";
 const REFUSED: &str = "refused";
 
+/// What a plan reads from the exchange: everything a tick reads there, fetched before the ledger is
+/// opened so that no lock on it is held across a network call.
+pub struct Market {
+    /// When it was read: the plan's `now`.
+    pub at: DateTime<Utc>,
+    /// Why the exchange does not take orders now (it says it is unavailable, or cannot be asked).
+    paused: Option<String>,
+    rates: Rates,
+    /// Why `rates` is empty, if it is.
+    no_rates: Option<String>,
+    balance: Option<LastBalance>,
+    /// Each configured game's price list, in the configured order, or why none can be bought from.
+    lists: Vec<(Game, Result<Snapshot, String>)>,
+    notes: Vec<String>,
+}
+
+/// Reads what a tick reads from the exchange at `now`: status, currency rates, balance, and each
+/// configured game's full price list. Never sends a buy.
+pub async fn fetch(config: &Config, client: &Client, now: DateTime<Utc>) -> Market {
+    let mut notes = Vec::new();
+    let paused = match client.status().await {
+        Ok(st) if st.available => None,
+        Ok(st) => Some(format!(
+            "buying paused: the exchange says it is unavailable ({})",
+            st.reason.as_deref().unwrap_or("no reason given")
+        )),
+        Err(e) => Some(format!("buying paused: the exchange's status cannot be read: {e}")),
+    };
+    let (rates, no_rates) =
+        match client.currencies().await.map_err(|e| e.to_string()).and_then(|c| wire::rates_from(&c)) {
+            Ok(r) => (r, None),
+            Err(e) => {
+                notes.push(format!(
+                    "no currency rates ({e}): limits and prices in other currencies than USD refuse orders"
+                ));
+                (Rates::new(), Some(format!("the currency rates cannot be read: {e}")))
+            }
+        };
+    let balance = match client.balance().await {
+        Ok(b) => Some(LastBalance { amount: b.balance, fetched_at: now, debited_since: Usd::ZERO }),
+        Err(e) => {
+            notes.push(format!("the balance cannot be read ({e}): every order is refused"));
+            None
+        }
+    };
+    let mut lists = Vec::new();
+    for game in config.orders.games.clone() {
+        let list = match client.pricelist_table(game, None).await {
+            Ok(FullList::Fresh { table, last_update, .. }) => {
+                match list_too_old(game, last_update.as_deref(), config.sanity.pricelist_max_age, now) {
+                    Some(why) => Err(format!("no order from this list: {why}")),
+                    None => Ok(Snapshot::from_table(game, now, table)),
+                }
+            }
+            // Only answered to a stamp, and none was sent.
+            Ok(FullList::Unchanged) => continue,
+            Err(e) => Err(format!("the {game} price list cannot be read: {e}")),
+        };
+        lists.push((game, list));
+    }
+    Market { at: now, paused, rates, no_rates, balance, lists, notes }
+}
+
 /// Reads the market and decides as a tick would at `now`. Never sends a buy, never writes.
 pub async fn plan(
     config: &Config,
@@ -113,7 +176,15 @@ pub async fn plan(
     view: &LedgerView<'_>,
     now: DateTime<Utc>,
 ) -> Plan {
-    let mut notes = Vec::new();
+    decide(config, strategies, &fetch(config, client, now).await, view)
+}
+
+/// Decides on `market` as the next tick would, game after game: each game's would-buy orders count
+/// against the next game's budget windows, caps, strategy counts and spend velocity, as the tick's
+/// recorded orders do. No I/O but reading the ledger's recorded prices (`view.history`).
+pub fn decide(config: &Config, strategies: &[Strategy], market: &Market, view: &LedgerView<'_>) -> Plan {
+    let now = market.at;
+    let mut notes = market.notes.clone();
     let mode = if config.dry_run {
         "dry-run"
     } else if config.exchange.endpoint == Endpoint::Sandbox {
@@ -125,55 +196,42 @@ pub async fn plan(
     let halted = view.halt.as_ref().map(|h| {
         format!("buying halted: {} ({}, by {} at {})", h.reason, h.kind, h.by, h.at.format("%Y-%m-%d %H:%M:%S UTC"))
     });
-    let paused = match client.status().await {
-        Ok(st) if st.available => None,
-        Ok(st) => Some(format!(
-            "buying paused: the exchange says it is unavailable ({})",
-            st.reason.as_deref().unwrap_or("no reason given")
-        )),
-        Err(e) => Some(format!("buying paused: the exchange's status cannot be read: {e}")),
-    };
-    let stopped = halted.or(paused);
-    let rates = match client.currencies().await.map_err(|e| e.to_string()).and_then(|c| wire::rates_from(&c)) {
-        Ok(r) => r,
-        Err(e) => {
-            notes
-                .push(format!("no currency rates ({e}): limits and prices in other currencies than USD refuse orders"));
-            Rates::new()
-        }
-    };
-    let balance = match client.balance().await {
-        Ok(b) => Some(LastBalance { amount: b.balance, fetched_at: now, debited_since: Usd::ZERO }),
-        Err(e) => {
-            notes.push(format!("the balance cannot be read ({e}): every order is refused"));
-            None
-        }
-    };
+    let stopped = halted.or(market.paused.clone());
+    let rates = &market.rates;
+    let balance = market.balance;
     let windows = window_starts(now, config.schedule.timezone);
-    // What a tick reads of the ledger: today's purchases and the open ones; all-time counts.
-    let recent: Vec<PurchaseRecord> =
+    // What a tick reads of the ledger: today's purchases and the open ones; all-time counts. The
+    // orders this plan would send are added as each game is decided (see below).
+    let mut recent: Vec<PurchaseRecord> =
         view.records.iter().filter(|r| r.created_at >= windows.day_start || r.state.is_unresolved()).cloned().collect();
-    let totals = Totals::from_records(&view.records);
+    let mut totals = Totals::from_records(&view.records);
+    // What the velocity brake counts: every purchase created within its window.
+    let velocity_since = config
+        .halt
+        .velocity
+        .as_ref()
+        .map(|(_, within)| now - chrono::Duration::from_std(*within).unwrap_or(chrono::Duration::MAX));
+    let mut velocity_spent: Usd = velocity_since
+        .map(|since| view.records.iter().filter(|r| r.created_at >= since).map(PurchaseRecord::committed).sum())
+        .unwrap_or(Usd::ZERO);
+    // Set when one game's orders would trip the velocity brake: the tick halts, later games buy nothing.
+    let mut would_halt: Option<String> = None;
     let matcher = Matcher::compile(Arc::new(strategies.to_vec()));
-    let limits = config.budget.limits(&rates);
+    let limits = config.budget.limits(rates);
     let mut rules = Vec::new();
     let mut committed = None;
     let mut total = Usd::ZERO;
     let (mut would_buy, mut refused) = (0, 0);
-    for game in config.orders.games.clone() {
-        let (table, last_update) = match client.pricelist_table(game, None).await {
-            Ok(FullList::Fresh { table, last_update, .. }) => (table, last_update),
-            Ok(FullList::Unchanged) => continue,
-            Err(e) => {
-                notes.push(format!("the {game} price list cannot be read: {e}"));
+    let mut planned = 0u32;
+    for (game, list) in &market.lists {
+        let game = *game;
+        let snapshot = match list {
+            Ok(s) => s,
+            Err(why) => {
+                notes.push(why.clone());
                 continue;
             }
         };
-        if let Some(why) = list_too_old(game, last_update.as_deref(), config.sanity.pricelist_max_age, now) {
-            notes.push(format!("no order from this list: {why}"));
-            continue;
-        }
-        let snapshot = Snapshot::from_table(game, now, table);
         let tally = tally_for(config, totals.clone(), &recent, windows.day_start);
         let history_refs;
         let refs: &dyn References = match view.history {
@@ -184,7 +242,7 @@ pub async fn plan(
             }
             None => &NoHistory,
         };
-        let decision = matcher.decide(&snapshot, &rates, &tally, refs);
+        let decision = matcher.decide(snapshot, rates, &tally, refs);
         notes.extend(decision.notes.iter().cloned());
         // Every candidate's verdict, keyed by its listing.
         let mut verdicts: HashMap<ListingKey, Verdict> = HashMap::new();
@@ -205,6 +263,7 @@ pub async fn plan(
                 let median = |g: Game, name: &str, since, now| {
                     view.history.and_then(|l| l.median_price(g, name, since, now).ok().flatten())
                 };
+                let halt = stopped.as_deref().or(would_halt.as_deref());
                 let Round { committed: c, verdicts: v } = guard_round(
                     config,
                     decision.candidates.clone(),
@@ -214,17 +273,14 @@ pub async fn plan(
                     balance,
                     now,
                     &median,
-                    stopped.as_deref(),
+                    halt,
                 );
                 // The velocity brake looks at the approved orders together: over it, the tick halts
                 // instead of sending any.
                 let wanted: Usd = v.approved.iter().map(|a| a.candidate().max_price).sum();
                 let too_fast = config.halt.velocity.as_ref().and_then(|(limit, within)| {
-                    let limit = limit.to_usd(&rates).ok()?;
-                    let since = now - chrono::Duration::from_std(*within).unwrap_or(chrono::Duration::MAX);
-                    let spent: Usd =
-                        view.records.iter().filter(|r| r.created_at >= since).map(PurchaseRecord::committed).sum();
-                    (!v.approved.is_empty()).then(|| velocity_over(spent, wanted, limit, *within)).flatten()
+                    let limit = limit.to_usd(rates).ok()?;
+                    (!v.approved.is_empty()).then(|| velocity_over(velocity_spent, wanted, limit, *within)).flatten()
                 });
                 for a in &v.approved {
                     match &too_fast {
@@ -236,8 +292,17 @@ pub async fn plan(
                             would_buy += 1;
                             total = total.saturating_add(a.candidate().max_price);
                             put(a.candidate(), WOULD_BUY, None, None);
+                            // As the tick records it before the next game is decided.
+                            planned += 1;
+                            let record = planned_record(a.candidate(), planned, now, rates);
+                            totals.apply(&record.intent, Weight::default(), record.state.weight());
+                            velocity_spent = velocity_spent.saturating_add(record.committed());
+                            recent.push(record);
                         }
                     }
+                }
+                if let Some(why) = too_fast {
+                    would_halt = Some(format!("buying would halt: {why}"));
                 }
                 for r in &v.refused {
                     refused += 1;
@@ -246,7 +311,7 @@ pub async fn plan(
                 committed.get_or_insert(c);
             }
         }
-        for (s, rule, names) in matcher.matches(&snapshot) {
+        for (s, rule, names) in matcher.matches(snapshot) {
             let mut priced: Vec<(&str, Usd)> = names
                 .iter()
                 .filter_map(|&i| {
@@ -278,7 +343,7 @@ pub async fn plan(
                 if priced.is_empty() {
                     return "no listing on the market matches its select".to_string();
                 }
-                let Some(cap) = ceiling(s, rule, &rates, &mut Vec::new()) else {
+                let Some(cap) = ceiling(s, rule, rates, &mut Vec::new()) else {
                     return "its max_price cannot be converted to USD (no rates)".to_string();
                 };
                 let under = priced
@@ -306,7 +371,7 @@ pub async fn plan(
                 matched: priced.len(),
                 examples: priced.iter().take(EXAMPLES).map(|(n, _)| n.to_string()).collect(),
                 cheapest: priced.first().map(|(n, p)| Cheapest { name: n.to_string(), price: p.to_string() }),
-                limit: describe_limit(rule, &rates),
+                limit: describe_limit(rule, rates),
                 counts: describe_counts(s, rule),
                 candidates,
                 note,
@@ -322,13 +387,21 @@ pub async fn plan(
         mode: mode.into(),
         balance: balance.map(|b| b.amount.to_string()),
         stopped,
-        windows: budget_windows(&committed, &limits.clone().unwrap_or_default()),
+        windows: budget_windows(&committed, &config.budget, rates, market.no_rates.as_deref()),
         rules,
         notes,
         would_buy,
         refused,
         total: total.to_string(),
     }
+}
+
+/// The order a tick would record for `candidate` before deciding the next game: pending, reserving
+/// its `max_price`. Never written anywhere; its custom id only has to be unique within the plan.
+fn planned_record(candidate: &Candidate, n: u32, now: DateTime<Utc>, rates: &Rates) -> PurchaseRecord {
+    let custom_id: CustomId = format!("plan-{n}").parse().expect("a valid custom id");
+    let intent = Intent { custom_id, candidate: candidate.clone() };
+    PurchaseRecord::new(intent, now, rates.clone(), String::new())
 }
 
 /// `max_price 25.00 USD`, `4.50 EUR (4.86 USD)`, `10% under the 24h median`, or both.

@@ -73,8 +73,33 @@ impl StrategyWindow {
 pub struct Window {
     pub name: String,
     pub used: String,
+    /// `None`: no limit configured, or (see `limit_unknown`) one that cannot be converted to USD.
     pub limit: Option<String>,
     pub left: Option<String>,
+    /// Why the configured limit is not known in USD now (no usable rate for its currency); the
+    /// guard refuses every order meanwhile. Absent in files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_unknown: Option<String>,
+}
+
+impl Window {
+    /// The limit as a person reads it: `10.00 USD`, `unknown (no usable EUR rate: …)` or `no limit`.
+    pub fn limit_text(&self) -> String {
+        match (&self.limit, &self.limit_unknown) {
+            (Some(l), _) => l.clone(),
+            (None, Some(why)) => format!("unknown ({why})"),
+            (None, None) => "no limit".to_string(),
+        }
+    }
+
+    /// What is left: an amount, `unknown` when the limit is, `-` when there is none.
+    pub fn left_text(&self) -> String {
+        match (&self.left, &self.limit_unknown) {
+            (Some(l), _) => l.clone(),
+            (None, Some(_)) => "unknown".to_string(),
+            (None, None) => "-".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

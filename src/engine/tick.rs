@@ -235,7 +235,8 @@ impl Engine {
         let Round { committed, verdicts } =
             guard_round(&config, decision.candidates, &limits, &records, windows, balance, now, &median, None);
         let candidate_count = verdicts.approved.len() + verdicts.refused.len();
-        self.note_tick(game, now, snapshot.listing_count(), candidate_count, &verdicts, &committed, &limits);
+        let shown = budget_windows(&committed, &config.budget, &rates, stale.as_deref());
+        self.note_tick(game, now, snapshot.listing_count(), candidate_count, &verdicts, shown);
         let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
         for r in &verdicts.refused {
             self.stats.refused(r.reason.kind());
@@ -284,16 +285,15 @@ impl Engine {
         };
         let tally = tally_for(&config, totals, &records, windows.day_start);
         let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+        // The rates the tick would use: none when they are older than `rates_max_age`.
+        let (rates, stale) = self.rates_in_force(now, config.budget.rates_max_age);
         let mut s = self.shared();
         let committed = guard::committed(&records, windows, s.balance, now, max_age);
-        let rates = s.rates.as_ref().map(|r| r.0.clone()).unwrap_or_default();
-        let limits = config.budget.limits(&rates).unwrap_or_default();
-        s.windows = budget_windows(&committed, &limits);
+        s.windows = budget_windows(&committed, &config.budget, &rates, stale.as_deref());
         s.strategy_windows = strategy_windows(&strategies, &tally, &records, windows.day_start);
     }
 
     /// Keeps what `skinbot status` shows of this tick: its counts and the budget windows.
-    #[allow(clippy::too_many_arguments)]
     fn note_tick(
         &self,
         game: Game,
@@ -301,15 +301,14 @@ impl Engine {
         listings: usize,
         candidates: usize,
         verdicts: &guard::Verdicts,
-        committed: &guard::Committed,
-        limits: &guard::Limits,
+        windows: Vec<super::status::Window>,
     ) {
         let mut refused = std::collections::BTreeMap::new();
         for r in &verdicts.refused {
             *refused.entry(r.reason.kind().to_string()).or_default() += 1;
         }
         let mut s = self.shared();
-        s.windows = budget_windows(committed, limits);
+        s.windows = windows;
         s.last_tick = Some(super::status::TickReport {
             at: Some(now),
             game: game.to_string(),
@@ -433,15 +432,35 @@ pub(crate) fn guard_round(
     Round { committed, verdicts }
 }
 
-/// The hour and day windows: used (spent or reserved), limit, left.
-pub(crate) fn budget_windows(committed: &guard::Committed, limits: &guard::Limits) -> Vec<super::status::Window> {
-    let window = |name: &str, used: crate::domain::Usd, limit: Option<crate::domain::Usd>| super::status::Window {
-        name: name.into(),
-        used: used.to_string(),
-        limit: limit.map(|l| l.to_string()),
-        left: limit.map(|l| l.saturating_sub(used).max(crate::domain::Usd::ZERO).to_string()),
+/// The hour and day windows: used (spent or reserved), limit, left. A limit configured in another
+/// currency than USD with no usable rate for it is shown as unknown, with the reason
+/// (`why_no_rates`: why the rates in force are empty, if they are), never as "no limit".
+pub(crate) fn budget_windows(
+    committed: &guard::Committed,
+    budget: &crate::config::BudgetSettings,
+    rates: &Rates,
+    why_no_rates: Option<&str>,
+) -> Vec<super::status::Window> {
+    let window = |name: &str, used: crate::domain::Usd, limit: &Option<crate::domain::Money>| {
+        let (limit, unknown) = match limit {
+            None => (None, None),
+            Some(m) => match m.to_usd(rates) {
+                Ok(usd) => (Some(usd), None),
+                Err(e) => {
+                    let why = why_no_rates.map(String::from).unwrap_or_else(|| e.to_string());
+                    (None, Some(format!("no usable {} rate: {why}", m.currency())))
+                }
+            },
+        };
+        super::status::Window {
+            name: name.into(),
+            used: used.to_string(),
+            limit: limit.map(|l| l.to_string()),
+            left: limit.map(|l| l.saturating_sub(used).max(crate::domain::Usd::ZERO).to_string()),
+            limit_unknown: unknown,
+        }
     };
-    vec![window("hour", committed.hour, limits.per_hour), window("day", committed.day, limits.per_day)]
+    vec![window("hour", committed.hour, &budget.per_hour), window("day", committed.day, &budget.per_day)]
 }
 
 /// Each strategy with a `[limits]` count: its purchases today and ever, and what it spent or
