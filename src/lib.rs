@@ -36,10 +36,11 @@
 //! subcommands of the `skinbot` binary.
 //!
 //! Who imports whom (each arrow points down the pipeline or to a shared leaf): `domain` and
-//! `signature` import nothing of the crate; `exchange` → domain, signature; `strategy` → domain,
+//! `signature` import nothing of the crate; `exchange` → domain, signature, metrics; `strategy` → domain,
 //! config (file errors); `guard` → domain; `ledger` → domain, net; `sandbox` → domain, signature,
 //! net; `config` → domain, exchange, guard, sandbox (it builds their settings); `engine` → all of
-//! the above but sandbox; `cli` → everything.
+//! the above but sandbox; `metrics` (the engine's registry, which the client records into, and its
+//! endpoint) → domain, exchange, net, engine; `notify` → domain, config; `cli` → everything.
 
 /// The subcommands of the `skinbot` binary.
 pub mod cli;
@@ -60,8 +61,12 @@ pub mod exchange;
 pub mod guard;
 /// The ledger: purchases, their history as a hash-chained event log, recorded prices, halts (sled).
 pub mod ledger;
+/// Prometheus metrics of the engine (`prometheus-client`), and the opt-in `/metrics` and `/health` endpoint.
+pub mod metrics;
 /// Serving HTTP within bounds: connections, time to send a request, request size (ledger endpoint, sandbox).
 pub mod net;
+/// The webhook: purchases, failed deliveries, rollbacks, halts, resumes and reloads, sent from a bounded queue that trading never waits on.
+pub mod notify;
 /// The simulated SkinsBack server: same API, in-process or standalone.
 pub mod sandbox;
 /// The request signature and websocket/webhook hashes, shared by client and sandbox so neither depends on the other.

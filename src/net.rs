@@ -54,6 +54,15 @@ impl ConnLimits {
         max_body_bytes: 4 * 1024,
     };
 
+    /// The metrics endpoint: a Prometheus server or two and a health checker, GETs without a body.
+    pub const METRICS: ConnLimits = ConnLimits {
+        max_connections: 16,
+        head_timeout: Duration::from_secs(10),
+        body_timeout: Duration::from_secs(10),
+        max_head_bytes: 16 * 1024,
+        max_body_bytes: 1024,
+    };
+
     /// The sandbox: the bot's client (a handful of connections), websockets, tests. The largest real
     /// API body (a 100-item batch buy or a 100-id `market_getinfo`) is about 30 KB. Worst case held:
     /// 512 × (64 KiB + 256 KiB) = 160 MiB.

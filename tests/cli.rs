@@ -83,9 +83,43 @@ fn status_says_whether_the_bot_runs_what_it_spent_and_why_it_is_halted() {
         String::from_utf8(out.stdout).unwrap()
     };
     let text = status("table");
-    for part in ["running     yes", "buying      on", "mode        sandbox", "hour", "day", "last tick   cs2"] {
+    for part in [
+        "running     yes",
+        "buying      on",
+        "mode        sandbox",
+        "hour",
+        "day",
+        "last tick   cs2",
+        " of 400/min used in the last minute (",
+        "strategy    restock-cases: purchases ",
+        " of 40 today (",
+        "strategy    discount-sniper: purchases ",
+        " of 500 in all (",
+    ] {
         assert!(text.contains(part), "{part} missing from:\n{text}");
     }
+    assert!(!text.contains("strategy    shopping-list"), "no [limits], no window:\n{text}");
+    let json: serde_json::Value = serde_json::from_str(&status("json")).unwrap();
+    // The bot has called the exchange (rates, balance, price list) within the last minute.
+    let sent = json["rate_limit"]["sent_last_minute"].as_u64().unwrap();
+    assert!(sent >= 3, "{json}");
+    assert_eq!(json["rate_limit"]["left"].as_u64(), Some(400 - sent));
+    let restock = json["strategies"].as_array().unwrap().iter().find(|s| s["strategy"] == "restock-cases").unwrap();
+    assert_eq!(restock["per_day"], 40);
+    assert_eq!(restock["left"].as_u64(), Some(40 - restock["day"].as_u64().unwrap()));
+    assert!(restock["spent_today"].as_str().unwrap().ends_with(" USD"), "{restock}");
+    // The windows are counted after the tick's orders: what it bought shows as used.
+    let report = &json["last_report"];
+    if report["last_tick"]["approved"].as_u64().unwrap_or(0) > 0 {
+        assert_ne!(report["windows"][1]["used"], "0.00 USD", "{report}");
+    }
+
+    // `plan` while the bot holds the ledger: read through its endpoint, and it says so.
+    let out = skinbot(dir.path()).args(["plan", "--format", "json", "--strategy", &strategies()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = plan["notes"].to_string();
+    assert!(notes.contains("read through the running bot"), "{notes}");
     let out = skinbot(dir.path()).args(["halt", "--reason", "lunch"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(status("table").contains("HALTED: lunch"));

@@ -52,6 +52,11 @@ pub(crate) fn engine_with_ledger(sb: &Sandbox, ledger: Ledger, strategies: Vec<S
     Engine::new(Arc::new(config("")), strategies, deps)
 }
 
+pub(crate) fn engine_with_config(sb: &Sandbox, ledger: Ledger, extra: &str, strategies: Vec<Strategy>) -> Arc<Engine> {
+    let deps = Deps { client: client(sb), ledger, clock: Arc::new(TokioClock::new()) };
+    Engine::new(Arc::new(config(extra)), strategies, deps)
+}
+
 pub(crate) fn buy_requests(sb: &Sandbox) -> usize {
     requests_for(sb, "market_buy") + requests_for(sb, "market_batch_buy")
 }
@@ -524,4 +529,60 @@ async fn a_limit_lowered_and_saved_between_two_ticks_applies_to_the_second() {
     let spent: Usd = sb.purchases().iter().map(|p| p.debited).sum();
     assert_eq!(spent, first, "the second tick obeys the lowered hourly budget");
     assert!(engine.stats.refusals().get("hourly_budget").copied().unwrap_or(0) > 0);
+}
+
+/// The log lines written while `f` runs on this thread (a current-thread runtime keeps the engine's
+/// work on it).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_rule_that_matches_nothing_for_an_hour_is_warned_about_once() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let clock = ManualClock::new();
+    let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let rules = strategy(
+        "name = \"s\"\n[[rules]]\nname = \"ghost\"\nselect = { names = [\"Not On This Market\"] }\nmax_price = \"1 usd\"\n\
+         [[rules]]\nname = \"cases\"\nselect = { globs = [\"Recoil Case\"] }\nmax_price = \"0.01 usd\"\n",
+    );
+    // The sandbox's price list is dated by its own clock; a list check on age would compare it
+    // with the manual calendar.
+    let engine = Engine::new(Arc::new(config("[sanity]\npricelist_max_age_secs = 0\n")), rules, deps);
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let warnings = |log: &Captured| log.text().matches("has matched no cs2 listing").count();
+    engine.tick().await;
+    clock.advance(Duration::from_secs(59 * 60));
+    engine.tick().await;
+    assert_eq!(warnings(&log), 0, "not before the hour:\n{}", log.text());
+    clock.advance(Duration::from_secs(60));
+    engine.tick().await;
+    assert_eq!(warnings(&log), 1, "{}", log.text());
+    assert!(log.text().contains("rule s/ghost has matched no cs2 listing for 60 min"), "{}", log.text());
+    assert!(!log.text().contains("s/cases"), "a rule that matches (even too dear) is not quiet");
+    clock.advance(Duration::from_secs(3 * 3600));
+    engine.tick().await;
+    assert_eq!(warnings(&log), 1, "once per quiet spell:\n{}", log.text());
 }

@@ -20,6 +20,7 @@ pub mod brake;
 pub mod dashboard;
 pub mod events;
 pub mod ledger;
+pub mod plan;
 pub mod run;
 pub mod sandbox;
 pub mod status;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Serve the dashboard (the ledger and the bot's state in the browser) for a ledger whose bot
     /// is not running; a running bot serves its own (`[dashboard] listen`).
     Dashboard(dashboard::DashboardArgs),
+    /// What would be bought now, rule by rule (matched names, cheapest price, limit, "would buy"
+    /// or the refusal and its reason) and the total. Never sends a buy.
+    Plan(plan::PlanArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -83,7 +87,9 @@ pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // Under `run` the in-process sandbox is scenery: its own log would read like the bot's.
         let filter = match cli.command {
-            Command::Run(_) if verbose == 0 => format!("{default},skinbot::sandbox=warn,sandbox=warn"),
+            Command::Run(_) | Command::Plan(_) if verbose == 0 => {
+                format!("{default},skinbot::sandbox=warn,sandbox=warn")
+            }
             _ => default.to_string(),
         };
         tracing_subscriber::EnvFilter::new(filter)
@@ -110,5 +116,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(args) => brake::resume(args).await,
         Command::Status(args) => status::run(args).await,
         Command::Dashboard(args) => dashboard::run(args).await,
+        Command::Plan(args) => plan::run(args).await,
     }
 }

@@ -105,6 +105,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Opt-in: the webhook's sending task, and the metrics endpoint.
+    let notify = &engine.config().notify;
+    if let Some(url) = &notify.url {
+        tracing::info!(host = url.host_str().unwrap_or("?"), "notifications go to a webhook");
+    }
+    engine.notify_to(crate::notify::Notifier::start(notify));
+    if let Some(listen) = engine.config().metrics.listen {
+        let (addr, _) = crate::metrics::server::serve(Arc::clone(&engine), listen, rx.clone()).await?;
+        tracing::info!("metrics at http://{addr}/metrics, health at http://{addr}/health");
+    }
     // Limits and strategies can change while it runs: edit the files, they are picked up in seconds.
     let reloader = Arc::new(reload::Reloader::new(sources, fingerprint));
     engine.reload_before_ticks(Arc::clone(&reloader));
@@ -191,6 +201,36 @@ pub(crate) const DRY_RUN: &str = "dry run (simulated purchases) on ";
 
 const EMBEDDED: &str = "embedded sandbox";
 
+/// What `skinbot run` does with the ledger it finds, by the exchange its purchases belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LedgerFit {
+    /// Its purchases are of this exchange: used as it is.
+    Same,
+    /// An earlier embedded sandbox's: set aside, and an empty ledger started (a new embedded sandbox
+    /// is a new, empty market).
+    SetAside,
+    /// Empty and unmarked: marked as this exchange's and used.
+    Unmarked,
+}
+
+/// Whether a ledger whose purchases were made on `have` (`None`: unmarked, `empty` or not) may be
+/// used by `config`; an error naming both when it belongs to another exchange (sandbox or live,
+/// dry run or live). `skinbot run` and `skinbot plan` decide through here.
+pub(crate) fn ledger_fit(config: &Config, have: Option<&str>, empty: bool) -> anyhow::Result<LedgerFit> {
+    let dir = config.ledger_dir();
+    let want = identity(config);
+    match have {
+        Some(have) if have == want && want != EMBEDDED => Ok(LedgerFit::Same),
+        Some(have) if have == EMBEDDED && want == EMBEDDED => Ok(LedgerFit::SetAside),
+        Some(have) => anyhow::bail!(
+            "the ledger at {} holds purchases made on {have}, not on {want}; give this configuration its own [state] dir",
+            dir.display()
+        ),
+        None if empty => Ok(LedgerFit::Unmarked),
+        None => anyhow::bail!("the ledger at {} does not say which exchange its purchases were made on; give this configuration its own [state] dir", dir.display()),
+    }
+}
+
 /// Opens `<state>/ledger`, making sure it holds purchases of this exchange only. The embedded
 /// sandbox starts empty every time, so an earlier sandbox ledger is set aside (renamed, not
 /// deleted); a ledger of another exchange is never touched and the run is refused.
@@ -198,9 +238,15 @@ fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
     let dir = config.ledger_dir();
     let want = identity(config);
     let ledger = Ledger::open(&dir)?;
-    match ledger.identity()? {
-        Some(have) if have == want && want != EMBEDDED => Ok(ledger),
-        Some(have) if have == EMBEDDED && want == EMBEDDED => {
+    let have = ledger.identity()?;
+    // Only asked of an unmarked ledger.
+    let empty = match have {
+        Some(_) => false,
+        None => ledger.list()?.is_empty(),
+    };
+    match ledger_fit(config, have.as_deref(), empty)? {
+        LedgerFit::Same => Ok(ledger),
+        LedgerFit::SetAside => {
             drop(ledger);
             // Millisecond names sort by time and do not collide between two runs in one second.
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
@@ -210,22 +256,18 @@ fn open_ledger(config: &Config) -> anyhow::Result<Ledger> {
                 n += 1;
                 aside = config.state_dir.join(format!("ledger-sandbox-{stamp}-{n}"));
             }
-            std::fs::rename(&dir, &aside).with_context(|| format!("failed to set the previous sandbox ledger aside as {}", aside.display()))?;
+            std::fs::rename(&dir, &aside)
+                .with_context(|| format!("failed to set the previous sandbox ledger aside as {}", aside.display()))?;
             tracing::info!(previous = %aside.display(), "the embedded sandbox starts with an empty market; its previous ledger was set aside");
             prune_set_aside(&config.state_dir);
             let ledger = Ledger::open(&dir)?;
             ledger.set_identity(&want)?;
             Ok(ledger)
         }
-        Some(have) => anyhow::bail!(
-            "the ledger at {} holds purchases made on {have}, not on {want}; give this configuration its own [state] dir",
-            dir.display()
-        ),
-        None if ledger.list()?.is_empty() => {
+        LedgerFit::Unmarked => {
             ledger.set_identity(&want)?;
             Ok(ledger)
         }
-        None => anyhow::bail!("the ledger at {} does not say which exchange its purchases were made on; give this configuration its own [state] dir", dir.display()),
     }
 }
 

@@ -38,8 +38,34 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
         }
     };
     if args.format != super::ledger::Format::Table {
-        let v =
-            serde_json::json!({ "running": running.is_some(), "pid": running, "halt": halt, "last_report": report });
+        // The headroom and what is left per strategy, worked out as the table does.
+        let headroom = report.as_ref().map(|r| {
+            serde_json::json!({
+                "per_minute": r.rate_limit_per_minute,
+                "sent_last_minute": r.rate_limit_sent_last_minute,
+                "left": r.rate_limit_per_minute.saturating_sub(r.rate_limit_sent_last_minute),
+                "background_per_minute": r.rate_limit_background_per_minute,
+                "background_sent_last_minute": r.rate_limit_background_sent_last_minute,
+                "background_left": r.rate_limit_background_per_minute.saturating_sub(r.rate_limit_background_sent_last_minute),
+            })
+        });
+        let strategies: Vec<serde_json::Value> = report
+            .iter()
+            .flat_map(|r| &r.strategies)
+            .map(|s| {
+                let mut v = serde_json::to_value(s).unwrap_or_default();
+                v["left"] = serde_json::json!(s.left());
+                v
+            })
+            .collect();
+        let v = serde_json::json!({
+            "running": running.is_some(),
+            "pid": running,
+            "halt": halt,
+            "rate_limit": headroom,
+            "strategies": strategies,
+            "last_report": report
+        });
         out!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -77,20 +103,31 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     };
     out!("balance     {}{}", r.balance.as_deref().unwrap_or("unknown"), age(r.balance_at));
     for w in &r.windows {
+        out!("{:<11} {} used of {} ({} left; spent or reserved)", w.name, w.used, w.limit_text(), w.left_text());
+    }
+    for st in &r.strategies {
+        let of = |used: u32, limit: Option<u32>, what: &str| {
+            limit.map(|l| format!("{used} of {l} {what} ({} left)", l.saturating_sub(used)))
+        };
+        let counts: Vec<String> =
+            [of(st.day, st.per_day, "today"), of(st.total, st.total_limit, "in all")].into_iter().flatten().collect();
         out!(
-            "{:<11} {} used of {} ({} left; spent or reserved)",
-            w.name,
-            w.used,
-            w.limit.as_deref().unwrap_or("no limit"),
-            w.left.as_deref().unwrap_or("-")
+            "strategy    {}: purchases {}; {} spent or reserved today",
+            st.strategy,
+            counts.join(", "),
+            st.spent_today
         );
     }
     let open: Vec<String> = r.open.iter().map(|(k, n)| format!("{k} {n}")).collect();
     out!("open        {}", if open.is_empty() { "none".into() } else { open.join(", ") });
     out!(
-        "rate limit  {}/min ({}/min for background calls){}",
+        "rate limit  {} of {}/min used in the last minute ({} left); background {} of {}/min ({} left){}",
+        r.rate_limit_sent_last_minute,
         r.rate_limit_per_minute,
+        r.rate_limit_per_minute.saturating_sub(r.rate_limit_sent_last_minute),
+        r.rate_limit_background_sent_last_minute,
         r.rate_limit_background_per_minute,
+        r.rate_limit_background_per_minute.saturating_sub(r.rate_limit_background_sent_last_minute),
         if r.rate_limited { "; backing off after -7" } else { "" }
     );
     if let Some(t) = &r.last_tick {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use super::{BudgetSettings, Endpoint, ExchangeSettings, SandboxSettings};
+use super::{BudgetSettings, Endpoint, ExchangeSettings, MetricsSettings, SandboxSettings, Schedules};
 use crate::domain::{Money, Rates, Usd};
 use crate::exchange::{ClientConfig, Limiter};
 use crate::guard::Limits;
@@ -55,6 +55,23 @@ impl ExchangeSettings {
     /// The one rate limiter every API call goes through.
     pub(crate) fn limiter(&self) -> Limiter {
         Limiter::new(self.requests_per_minute, self.background_share_percent)
+    }
+}
+
+impl MetricsSettings {
+    /// How old the last successful tick may be before `/health` says stale: `stale_after_secs`,
+    /// else three times the price-list schedule's interval at `now` (at least 30 s).
+    pub(crate) fn stale_after(&self, schedule: &Schedules, now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+        if let Some(d) = self.stale_after {
+            return d;
+        }
+        let tz = schedule.timezone;
+        let interval = schedule
+            .pricelist
+            .next_after(now, tz)
+            .and_then(|a| schedule.pricelist.next_after(a, tz).map(|b| (b - a).to_std().unwrap_or_default()))
+            .unwrap_or_default();
+        (interval * 3).max(std::time::Duration::from_secs(30))
     }
 }
 

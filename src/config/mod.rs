@@ -115,6 +115,36 @@ pub struct EventsSettings {
     pub enabled: bool,
 }
 
+/// `[metrics]`: Prometheus metrics at `/metrics` and a health check at `/health`, served only when
+/// `listen` is set. Bound at start: a change waits for a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsSettings {
+    pub listen: Option<std::net::SocketAddr>,
+    /// `/health` answers 503 when the last successful tick is older than this; `None`: three times
+    /// the price-list interval, at least 30 s.
+    pub stale_after: Option<Duration>,
+}
+
+/// `[notify]`: a webhook told of purchases, failed deliveries, rollbacks, halts and resumes, and
+/// reloads, when `url` is set. Started once: a change waits for a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub url: Option<url::Url>,
+    pub format: crate::notify::Format,
+    /// Purchases of one tick go out as one message.
+    pub batch: bool,
+    /// The kinds of event sent; `None`: all.
+    pub events: Option<Vec<crate::notify::EventKind>>,
+    /// Messages waiting to be sent at most; more are dropped (and counted).
+    pub queue: usize,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings { url: None, format: crate::notify::Format::Json, batch: false, events: None, queue: 256 }
+    }
+}
+
 /// Budget limits as written (any currency the API lists); converted to USD with the latest rates
 /// when checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +217,8 @@ pub struct Config {
     pub events: EventsSettings,
     /// `[dashboard]`: off unless configured; on in the embedded sandbox demo.
     pub dashboard: Option<DashboardSettings>,
+    pub metrics: MetricsSettings,
+    pub notify: NotifySettings,
 }
 
 /// How to find secrets: the process environment in production, a map in tests.
@@ -251,6 +283,8 @@ impl Config {
         let dry_run = validate::mode(raw.mode.as_ref(), &ctx)?;
         let events = validate::events(&raw.events);
         let dashboard = validate::dashboard(&raw.dashboard, &ctx)?;
+        let metrics = validate::metrics(&raw.metrics, &ctx)?;
+        let notify = validate::notify(&raw.notify, &ctx)?;
         Ok(Config {
             source: None,
             hash: hex::encode(Sha256::digest(source.as_bytes())),
@@ -267,6 +301,8 @@ impl Config {
             dry_run,
             events,
             dashboard,
+            metrics,
+            notify,
         })
     }
 }
@@ -430,6 +466,46 @@ mod tests {
         assert!(parse("[dashboard]\nlisten = \"0.0.0.0:8787\"\nallow_remote = true\n").is_ok());
         let e = parse("[dashboard]\nlisten = \"localhost\"\n").unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("dashboard.listen")), "{e}");
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_remote_is_allowed() {
+        assert_eq!(Config::embedded_default().metrics, MetricsSettings::default(), "off by default");
+        let c = parse("[metrics]\nlisten = \"127.0.0.1:9898\"\nstale_after_secs = 20\n").unwrap();
+        assert_eq!(c.metrics.listen, Some("127.0.0.1:9898".parse().unwrap()));
+        assert_eq!(c.metrics.stale_after, Some(Duration::from_secs(20)));
+        let e = parse("[budget]\nper_day = \"5\"\n[metrics]\nlisten = \"0.0.0.0:9898\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(4), Some("metrics.listen")), "{e}");
+        assert!(e.to_string().contains("allow_remote = true"), "{e}");
+        assert!(parse("[metrics]\nlisten = \"0.0.0.0:9898\"\nallow_remote = true\n").is_ok());
+        let e = parse("[metrics]\nlisten = \"localhost\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("metrics.listen")), "{e}");
+        let e = parse("[metrics]\nstale_after_secs = 0\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("metrics.stale_after_secs"), "{e}");
+        // Default staleness: three price-list intervals, at least 30 s.
+        let c = parse("[schedule]\npricelist = \"0 */5 * * * *\"\n").unwrap();
+        assert_eq!(c.metrics.stale_after(&c.schedule, chrono::Utc::now()), Duration::from_secs(900));
+        let c = parse("").unwrap();
+        assert_eq!(c.metrics.stale_after(&c.schedule, chrono::Utc::now()), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn notify_needs_a_url_a_known_format_and_known_events() {
+        assert_eq!(Config::embedded_default().notify.url, None, "off by default");
+        let c = parse("[notify]\nurl = \"https://hooks.example.com/x\"\nformat = \"discord\"\nbatch = true\nevents = [\"purchase\", \"halt\"]\n").unwrap();
+        assert_eq!(c.notify.format, crate::notify::Format::Discord);
+        assert!(c.notify.batch);
+        assert_eq!(c.notify.events, Some(vec![crate::notify::EventKind::Purchase, crate::notify::EventKind::Halt]));
+        let e = parse("[notify]\nurl = \"ftp://x\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("notify.url")), "{e}");
+        let e = parse("[notify]\nurl = \"http://127.0.0.1:1/\"\nformat = \"teams\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("notify.format")), "{e}");
+        let e = parse("[notify]\nurl = \"http://127.0.0.1:1/\"\nevents = [\n  \"purchase\",\n  \"purchased\",\n]\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(5), Some("notify.events")), "{e}");
+        assert!(e.to_string().contains("`purchased` is not an event: purchase, delivery_failed"), "{e}");
+        let e = parse("[notify]\nqueue = 0\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("notify.queue"), "{e}");
     }
 
     #[test]

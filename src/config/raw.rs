@@ -37,7 +37,32 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) events: RawEvents,
     #[serde(default)]
+    pub(crate) metrics: RawMetrics,
+    #[serde(default)]
     pub(crate) dashboard: RawDashboard,
+    #[serde(default)]
+    pub(crate) notify: RawNotify,
+}
+
+/// `[metrics]`: the Prometheus `/metrics` and `/health` endpoint (off unless `listen` is set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) listen: Option<Spanned<String>>,
+    /// Needed to listen on anything but a loopback address.
+    pub(crate) allow_remote: Option<bool>,
+    pub(crate) stale_after_secs: Option<Spanned<u64>>,
+}
+
+/// `[notify]`: the webhook (off unless `url` is set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) format: Option<Spanned<String>>,
+    pub(crate) batch: Option<bool>,
+    pub(crate) events: Option<Vec<Spanned<String>>>,
+    pub(crate) queue: Option<Spanned<usize>>,
 }
 
 /// `[dashboard]`: the web view of the ledger and the bot's state.

@@ -98,6 +98,15 @@ pub(crate) fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         notes.push("[dashboard] changed: restart skinbot to apply".to_string());
     }
     new.dashboard = old.dashboard.clone();
+    // Both are set up once at start: the port is bound, the sending task holds the URL.
+    if old.metrics != new.metrics {
+        notes.push("[metrics] changed: restart skinbot to apply".to_string());
+    }
+    if old.notify != new.notify {
+        notes.push("[notify] changed: restart skinbot to apply".to_string());
+    }
+    new.metrics = old.metrics.clone();
+    new.notify = old.notify.clone();
     new.exchange = old.exchange.clone();
     new.schedule = old.schedule.clone();
     new.state_dir = old.state_dir.clone();
@@ -177,6 +186,8 @@ mod tests {
             ("[schedule]\npoll = \"0 * * * * *\"\n", RESTART[1]),
             ("[state]\ndir = \"elsewhere\"\n", RESTART[2]),
             ("[exchange]\nconnect_timeout_ms = 900\n", RESTART[3]),
+            ("[metrics]\nlisten = \"127.0.0.1:9898\"\n", "[metrics] changed: restart skinbot to apply"),
+            ("[notify]\nurl = \"http://127.0.0.1:1/hook\"\n", "[notify] changed: restart skinbot to apply"),
         ] {
             let mut new = config(src);
             assert_eq!(keep_restart_only(&old, &mut new), vec![note.to_string()], "{src}");
@@ -187,6 +198,7 @@ mod tests {
             assert_eq!(new.schedule.timezone, old.schedule.timezone, "{src}");
             assert_eq!(new.schedule.poll.as_str(), old.schedule.poll.as_str(), "{src}");
             assert_eq!(new.state_dir, old.state_dir, "{src}");
+            assert_eq!((&new.metrics, &new.notify), (&old.metrics, &old.notify), "{src}");
         }
     }
 

@@ -11,12 +11,13 @@ use secrecy::SecretString;
 use toml::Spanned;
 
 use super::raw::{
-    Amount, RawBudget, RawDashboard, RawEvents, RawExchange, RawHalt, RawOrders, RawRecipient, RawSandbox, RawSanity,
-    RawSchedule, RawState, RawStrategies, RawTradeLink,
+    Amount, RawBudget, RawDashboard, RawEvents, RawExchange, RawHalt, RawMetrics, RawNotify, RawOrders, RawRecipient,
+    RawSandbox, RawSanity, RawSchedule, RawState, RawStrategies, RawTradeLink,
 };
 use super::{
     BudgetSettings, Cron, DashboardSettings, Endpoint, EventsSettings, ExchangeSettings, FileError, HaltSettings,
-    OrderSettings, Recipient, SandboxSettings, SanitySettings, Schedules, SecretSource, SANDBOX_TRADE_URL,
+    MetricsSettings, NotifySettings, OrderSettings, Recipient, SandboxSettings, SanitySettings, Schedules,
+    SecretSource, SANDBOX_TRADE_URL,
 };
 use crate::domain::{CurrencyCode, Game, Money, TradeLink, Usd};
 
@@ -463,4 +464,74 @@ pub(crate) fn dashboard(raw: &RawDashboard, ctx: &Ctx) -> Result<Option<Dashboar
         ));
     }
     Ok(Some(DashboardSettings { listen: addr, allow_remote, fall_back_to_any_port: false }))
+}
+
+/// `[metrics]`: off unless `listen` names an address (`127.0.0.1:9898`); one that is not loopback
+/// is refused unless `allow_remote = true` (the metrics show spend and halts to whoever can reach
+/// the port).
+pub(crate) fn metrics(raw: &RawMetrics, ctx: &Ctx) -> Result<MetricsSettings, FileError> {
+    let listen = match &raw.listen {
+        None => None,
+        Some(l) => {
+            let addr: std::net::SocketAddr = l.get_ref().trim().parse().map_err(|_| {
+                ctx.at(
+                    l.span(),
+                    "metrics.listen",
+                    format!("`{}` is not an address and port (e.g. \"127.0.0.1:9898\")", l.get_ref()),
+                )
+            })?;
+            if !addr.ip().is_loopback() && raw.allow_remote != Some(true) {
+                return Err(ctx.at(
+                    l.span(),
+                    "metrics.listen",
+                    format!(
+                        "{addr} is reachable from other machines; listen on 127.0.0.1, or set metrics.allow_remote = true"
+                    ),
+                ));
+            }
+            Some(addr)
+        }
+    };
+    let stale_after = match &raw.stale_after_secs {
+        Some(s) if *s.get_ref() == 0 => {
+            return Err(ctx.at(s.span(), "metrics.stale_after_secs", "must be at least 1".into()));
+        }
+        Some(s) => Some(Duration::from_secs(*s.get_ref())),
+        None => None,
+    };
+    Ok(MetricsSettings { listen, stale_after })
+}
+
+/// `[notify]`: off unless `url` is an http(s) URL; `format` json (default), slack or discord;
+/// `events` a list of known kinds (default: all).
+pub(crate) fn notify(raw: &RawNotify, ctx: &Ctx) -> Result<NotifySettings, FileError> {
+    let mut out = NotifySettings::default();
+    if let Some(u) = &raw.url {
+        let parsed = url::Url::parse(u.get_ref().trim())
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+            .ok_or_else(|| ctx.at(u.span(), "notify.url", "is not an http(s) URL".into()))?;
+        out.url = Some(parsed);
+    }
+    if let Some(f) = &raw.format {
+        out.format = f.get_ref().parse().map_err(|e: String| ctx.at(f.span(), "notify.format", e))?;
+    }
+    out.batch = raw.batch.unwrap_or(false);
+    if let Some(list) = &raw.events {
+        let mut kinds = Vec::new();
+        for e in list {
+            let kind = e.get_ref().parse().map_err(|m: String| ctx.at(e.span(), "notify.events", m))?;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        out.events = Some(kinds);
+    }
+    if let Some(q) = &raw.queue {
+        if *q.get_ref() == 0 || *q.get_ref() > 100_000 {
+            return Err(ctx.at(q.span(), "notify.queue", format!("{} is outside 1..=100000", q.get_ref())));
+        }
+        out.queue = *q.get_ref();
+    }
+    Ok(out)
 }

@@ -50,13 +50,21 @@ impl Engine {
             }
             Err(e) => Some(format!("cannot read the halt state from the ledger: {e}")),
         };
+        self.stats.metrics.set_halted(now.is_some());
         let mut s = self.shared();
         if s.brakes.halt_seen != now {
+            // Whoever pulled it (the engine, or `skinbot halt` through the ledger), it is noticed
+            // here: logged and told to the webhook once on entry and once on exit.
+            let at = self.clock.now();
             match (&s.brakes.halt_seen, &now) {
                 (_, Some(why)) => {
-                    tracing::error!(reason = %why, "buying halted: no order is sent until `skinbot resume`")
+                    tracing::error!(reason = %why, "buying halted: no order is sent until `skinbot resume`");
+                    self.notifier().send(crate::notify::Event::halt(at, why));
                 }
-                (Some(_), None) => tracing::warn!("buying resumed"),
+                (Some(_), None) => {
+                    tracing::warn!("buying resumed");
+                    self.notifier().send(crate::notify::Event::resume(at));
+                }
                 (None, None) => {}
             }
             s.brakes.halt_seen = now.clone();
@@ -220,14 +228,8 @@ impl Engine {
                 return true;
             }
         };
-        if spent.saturating_add(orders) > limit {
-            self.halt(
-                "velocity",
-                format!(
-                    "{spent} spent or reserved in the last {} min, and {orders} more wanted: over the {limit} velocity limit",
-                    within.as_secs() / 60
-                ),
-            );
+        if let Some(why) = velocity_over(spent, orders, limit, within) {
+            self.halt("velocity", why);
             return true;
         }
         false
@@ -244,16 +246,8 @@ impl Engine {
     ) -> Option<String> {
         let sanity = self.config().sanity.clone();
         let previous = self.shared().brakes.list_sizes.insert(game, size);
-        if let (Some(max_age), Some(at)) =
-            (sanity.pricelist_max_age, last_update.and_then(|t| t.trim().parse::<i64>().ok()))
-        {
-            let age = now.timestamp().saturating_sub(at);
-            if age > i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX) {
-                return Some(format!(
-                    "the {game} price list is {age} s old (last_update {at}; max {} s)",
-                    max_age.as_secs()
-                ));
-            }
+        if let Some(why) = list_too_old(game, last_update, sanity.pricelist_max_age, now) {
+            return Some(why);
         }
         match (sanity.list_drop_percent, previous) {
             (Some(percent), Some(before)) if shrank(before, size, percent) => {
@@ -262,6 +256,30 @@ impl Engine {
             _ => None,
         }
     }
+}
+
+/// Why a price list with this `last_update` (Unix seconds) is too old to buy from at `now`, if it is.
+pub(crate) fn list_too_old(
+    game: Game,
+    last_update: Option<&str>,
+    max_age: Option<std::time::Duration>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let (max_age, at) = (max_age?, last_update.and_then(|t| t.trim().parse::<i64>().ok())?);
+    let age = now.timestamp().saturating_sub(at);
+    (age > i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX))
+        .then(|| format!("the {game} price list is {age} s old (last_update {at}; max {} s)", max_age.as_secs()))
+}
+
+/// The spend-velocity brake's verdict (shared with `skinbot plan`): why `orders` more on top of
+/// `spent` in the last `within` would cross `limit`, if they would.
+pub(crate) fn velocity_over(spent: Usd, orders: Usd, limit: Usd, within: std::time::Duration) -> Option<String> {
+    (spent.saturating_add(orders) > limit).then(|| {
+        format!(
+            "{spent} spent or reserved in the last {} min, and {orders} more wanted: over the {limit} velocity limit",
+            within.as_secs() / 60
+        )
+    })
 }
 
 /// A list of `size` listings after one of `before`: shrunk by more than `percent`?

@@ -249,6 +249,11 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
         None => report.item_price.max(intent.max_price),
     };
     engine.stats.bought.fetch_add(1, Ordering::Relaxed);
+    engine.stats.metrics.order("bought");
+    engine.stats.metrics.spent(counted);
+    let mut told = note(intent, report.buy_id, counted, None);
+    told.simulated = engine.config().dry_run;
+    engine.notifier().purchase(engine.clock.now(), told);
     engine.note_debit(counted);
     let reported = report.debited.map_or_else(|| "no debit".to_string(), |d| format!("debited {d}"));
     let mut detail = format!("bought ({source}): buy_id {}, {reported}", report.buy_id);
@@ -290,6 +295,7 @@ fn refused(engine: &Engine, intent: &Intent, code: i64, message: &str) {
 /// Nothing was bought: the reservation goes back.
 fn released(engine: &Engine, intent: &Intent, code: i64, message: &str) {
     engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
+    engine.stats.metrics.order("not_bought");
     tracing::info!(custom_id = %intent.custom_id, item = %intent.name, "not bought: {code} {message}");
     transition(
         engine,
@@ -301,6 +307,7 @@ fn released(engine: &Engine, intent: &Intent, code: i64, message: &str) {
 
 fn unknown(engine: &Engine, intent: &Intent, reason: String) {
     engine.stats.unknown.fetch_add(1, Ordering::Relaxed);
+    engine.stats.metrics.order("unknown");
     tracing::warn!(custom_id = %intent.custom_id, item = %intent.name, "outcome unknown: {reason}; will resolve with market_getinfo");
     transition(engine, intent, PurchaseState::Unknown { reason: reason.clone() }, reason);
 }
@@ -318,6 +325,26 @@ fn record_error(engine: &Engine, intent: &Intent, e: &ExchangeError) {
         ExchangeError::Malformed { field, detail, .. } => {
             unknown(engine, intent, format!("unreadable answer at {field}: {detail}"))
         }
+    }
+}
+
+/// A purchase as the webhook tells it.
+pub(super) fn note(
+    intent: &Intent,
+    buy_id: BuyId,
+    debited: Usd,
+    recipient: Option<String>,
+) -> crate::notify::PurchaseNote {
+    crate::notify::PurchaseNote {
+        custom_id: intent.custom_id.to_string(),
+        buy_id: buy_id.get(),
+        item: intent.name.clone(),
+        game: intent.game.to_string(),
+        strategy: intent.strategy.clone(),
+        rule: intent.rule.clone(),
+        recipient,
+        price: debited.into(),
+        simulated: false,
     }
 }
 

@@ -18,6 +18,8 @@ mod brakes;
 pub mod clock;
 pub mod events;
 pub(crate) mod executor;
+pub mod plan;
+mod quiet;
 pub mod reconcile;
 pub mod reload;
 pub(crate) mod scheduler;
@@ -63,6 +65,9 @@ pub struct Stats {
     pub unknown: AtomicU64,
     pub api_errors: AtomicU64,
     refusals: Mutex<HashMap<&'static str, u64>>,
+    /// The Prometheus metrics (served when `[metrics] listen` is set); the client records into
+    /// them too.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Stats {
@@ -72,6 +77,7 @@ impl Stats {
 
     fn refused(&self, kind: &'static str) {
         self.refused.fetch_add(1, Ordering::Relaxed);
+        self.metrics.refusal(kind);
         if let Ok(mut m) = self.refusals.lock() {
             *m.entry(kind).or_default() += 1;
         }
@@ -96,8 +102,11 @@ struct Shared {
     /// The last tick, and the budget windows as it saw them, for `skinbot status`.
     last_tick: Option<status::TickReport>,
     windows: Vec<status::Window>,
+    strategy_windows: Vec<status::StrategyWindow>,
     /// Each game's refusals of the last tick, as logged (logged again only when they change).
     last_refusals: HashMap<crate::domain::Game, String>,
+    /// Rules that match nothing now, for the "matched nothing for an hour" warning.
+    quiet: quiet::QuietRules,
     /// Pauses, counters and what was last logged about the brakes.
     brakes: brakes::BrakeState,
     /// When accepted offers were last checked for rollbacks.
@@ -126,13 +135,17 @@ pub struct Engine {
     pub stats: Stats,
     /// The project websocket's state, and the pace of offer polling it sets (events.rs).
     events: events::Link,
+    /// The webhook (set by `skinbot run` when `[notify] url` is; a disabled one otherwise).
+    notifier: std::sync::OnceLock<crate::notify::Notifier>,
 }
 
 impl Engine {
     pub fn new(config: Arc<Config>, strategies: Vec<Strategy>, deps: Deps) -> Arc<Engine> {
+        let stats = Stats::default();
+        stats.metrics.started(deps.clock.now());
         Arc::new(Engine {
             live: std::sync::RwLock::new((config, Arc::new(strategies))),
-            client: deps.client,
+            client: deps.client.with_metrics(Arc::clone(&stats.metrics)),
             ledger: deps.ledger,
             clock: deps.clock,
             shared: Mutex::new(Shared::default()),
@@ -142,8 +155,9 @@ impl Engine {
             reloader: std::sync::OnceLock::new(),
             memo: Mutex::new(Memo::default()),
             stopping: std::sync::atomic::AtomicBool::new(false),
-            stats: Stats::default(),
+            stats,
             events: events::Link::default(),
+            notifier: std::sync::OnceLock::new(),
         })
     }
 
@@ -187,6 +201,15 @@ impl Engine {
         for c in &changed {
             tracing::info!("configuration reloaded: {c}");
         }
+        if !changed.is_empty() || strategies_changed || names(&old_strategies) != names(&strategies) {
+            let mut told = changed.clone();
+            if names(&old_strategies) != names(&strategies) {
+                told.push(format!("strategies now: {}", names(&strategies).join(", ")));
+            } else if strategies_changed {
+                told.push("a strategy file changed".into());
+            }
+            self.notifier().send(crate::notify::Event::reloaded(self.clock.now(), told));
+        }
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = (Arc::new(config), Arc::new(strategies));
         for n in &notes {
             tracing::warn!("{n}");
@@ -202,6 +225,55 @@ impl Engine {
     /// limit the user has already lowered and saved.
     pub fn reload_before_ticks(&self, reloader: Arc<reload::Reloader>) {
         let _ = self.reloader.set(reloader);
+    }
+
+    /// Sends webhook messages through `notifier` (set once, by `skinbot run` or a test).
+    pub fn notify_to(&self, notifier: crate::notify::Notifier) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// The webhook: a disabled one unless [`Engine::notify_to`] gave one.
+    pub(crate) fn notifier(&self) -> &crate::notify::Notifier {
+        static DISABLED: crate::notify::Notifier = crate::notify::Notifier::disabled();
+        self.notifier.get().unwrap_or(&DISABLED)
+    }
+
+    /// The metrics as scraped: open purchases and the halt read now.
+    pub fn metrics_text(&self) -> String {
+        let m = &self.stats.metrics;
+        let mut open = std::collections::BTreeMap::new();
+        for r in self.ledger.open_purchases().unwrap_or_default() {
+            *open.entry(r.state.label().to_string()).or_default() += 1;
+        }
+        m.set_open(&open);
+        // halted() also notices a halt or resume pulled from outside, and tells the webhook.
+        self.halted();
+        m.notifications_dropped(self.notifier().dropped());
+        m.encode()
+    }
+
+    /// `Ok(what is fine)` while ticks succeed; `Err(why not)` when halted, or when the last
+    /// successful tick (or the start, before the first) is older than `[metrics] stale_after_secs`
+    /// (default three price-list intervals, at least 30 s).
+    pub fn health(&self) -> Result<String, String> {
+        if let Some(why) = self.halted() {
+            return Err(format!("halted: {why}"));
+        }
+        let config = self.config();
+        let bound = config.metrics.stale_after(&config.schedule, self.clock.now());
+        let now = self.clock.now();
+        let (last, started) = self.stats.metrics.last_ok();
+        let age = |t: DateTime<Utc>| (now - t).to_std().unwrap_or_default();
+        match (last, started) {
+            (Some(t), _) if age(t) <= bound => Ok(format!("last successful tick {} s ago", age(t).as_secs())),
+            (Some(t), _) => Err(format!(
+                "stale: the last successful tick was {} s ago (more than {} s)",
+                age(t).as_secs(),
+                bound.as_secs()
+            )),
+            (None, Some(s)) if age(s) <= bound => Ok("starting: no tick yet".into()),
+            (None, _) => Err(format!("stale: no successful tick in the {} s since start", bound.as_secs())),
+        }
     }
 
     /// Writes `status.json` in `dir` after every tick, for `skinbot status`.
@@ -225,6 +297,7 @@ impl Engine {
         }
         let halted = self.halted();
         let limiter = self.client.limiter();
+        let sent = limiter.map_or((0, 0), |l| l.sent_last_minute());
         let s = self.shared();
         status::StatusReport {
             pid: std::process::id(),
@@ -240,6 +313,9 @@ impl Engine {
             rate_limit_per_minute: limiter.map_or(0, |l| l.per_minute().get()),
             rate_limit_background_per_minute: limiter.map_or(0, |l| l.background_per_minute().get()),
             rate_limited: limiter.and_then(|l| l.blocked_until()).is_some_and(|t| t > tokio::time::Instant::now()),
+            rate_limit_sent_last_minute: sent.0,
+            rate_limit_background_sent_last_minute: sent.1,
+            strategies: s.strategy_windows.clone(),
         }
     }
 

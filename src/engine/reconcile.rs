@@ -178,6 +178,7 @@ fn late_purchases(engine: &Engine, history: &[PurchaseInfo]) {
 fn release(engine: &Engine, r: &PurchaseRecord, now: chrono::DateTime<chrono::Utc>, reason: String) {
     let cid = r.intent.custom_id.as_str();
     engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
+    engine.stats.metrics.order("not_bought");
     tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
     let state = PurchaseState::NotBought { code: 0, reason: reason.clone() };
     if let Err(e) = engine.ledger.transition(&r.intent.custom_id, state, now, &reason) {
@@ -294,6 +295,7 @@ pub(super) fn record_offer(engine: &Engine, cid: &CustomId, news: &OfferNews<'_>
                 engine.recipient_failed(rec.recipient.as_deref(), news.offer);
                 engine.delivery_ended(news.offer);
             }
+            offer_failed(engine, &rec, news, debited);
             true
         }
         Err(e) => {
@@ -301,4 +303,21 @@ pub(super) fn record_offer(engine: &Engine, cid: &CustomId, news: &OfferNews<'_>
             false
         }
     }
+}
+
+/// A bought item's offer that just failed: a delivery that failed (its debit is refunded by the
+/// exchange, and counted so) or a rollback after acceptance (not assumed refunded, as in `ledger
+/// summary`); both go to the webhook.
+fn offer_failed(engine: &Engine, rec: &PurchaseRecord, news: &OfferNews<'_>, debited: crate::domain::Usd) {
+    let was_failed = matches!(&rec.state, PurchaseState::Bought { offer, .. } if offer.is_failure());
+    if was_failed || !news.offer.is_failure() {
+        return;
+    }
+    let rollback = matches!(news.offer, OfferStatus::RollbackUser | OfferStatus::RollbackSupplier);
+    if !rollback {
+        engine.stats.metrics.refunded(debited);
+    }
+    let note = super::executor::note(&rec.intent, news.buy_id, debited, rec.recipient.clone());
+    let event = crate::notify::Event::offer_failed(engine.clock.now(), note, news.offer.as_str(), rollback);
+    engine.notifier().send(event);
 }

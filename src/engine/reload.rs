@@ -158,7 +158,10 @@ pub async fn watch(reloader: Arc<Reloader>, engine: Arc<Engine>, every: Duration
             Ok((config, strategies)) => {
                 engine.reload(config, strategies);
             }
-            Err(e) => tracing::error!("configuration change refused; the one in force stays: {e}"),
+            Err(e) => {
+                tracing::error!("configuration change refused; the one in force stays: {e}");
+                engine.notifier().send(crate::notify::Event::refused(engine.clock.now(), &e.to_string()));
+            }
         }
     }
 }

@@ -31,14 +31,75 @@ pub struct StatusReport {
     pub rate_limit_background_per_minute: u32,
     /// Until when the exchange's `-7` backs every call off, if it does.
     pub rate_limited: bool,
+    /// Calls the rate limiter let through in the last 60 s (all, and background ones): the
+    /// headroom is the per-minute figure minus these.
+    #[serde(default)]
+    pub rate_limit_sent_last_minute: u32,
+    #[serde(default)]
+    pub rate_limit_background_sent_last_minute: u32,
+    /// Each strategy's own count limits (`[limits] per_day`, `total`): purchases used and left, and
+    /// what it spent or reserved today.
+    #[serde(default)]
+    pub strategies: Vec<StrategyWindow>,
+}
+
+/// One strategy's purchases against its `[limits]`, as of the last tick.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrategyWindow {
+    pub strategy: String,
+    /// Purchases today (spent or reserved; configured timezone) and its `per_day`, if any.
+    pub day: u32,
+    pub per_day: Option<u32>,
+    /// Purchases ever and its `total`, if any.
+    pub total: u32,
+    pub total_limit: Option<u32>,
+    /// Spent or reserved today, in USD.
+    pub spent_today: String,
+}
+
+impl StrategyWindow {
+    /// Purchases left today under `per_day` and under `total`, whichever is fewer (`None`: no limit).
+    pub fn left(&self) -> Option<u32> {
+        let day = self.per_day.map(|l| l.saturating_sub(self.day));
+        let total = self.total_limit.map(|l| l.saturating_sub(self.total));
+        match (day, total) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     pub name: String,
     pub used: String,
+    /// `None`: no limit configured, or (see `limit_unknown`) one that cannot be converted to USD.
     pub limit: Option<String>,
     pub left: Option<String>,
+    /// Why the configured limit is not known in USD now (no usable rate for its currency); the
+    /// guard refuses every order meanwhile. Absent in files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_unknown: Option<String>,
+}
+
+impl Window {
+    /// The limit as a person reads it: `10.00 USD`, `unknown (no usable EUR rate: …)` or `no limit`.
+    pub fn limit_text(&self) -> String {
+        match (&self.limit, &self.limit_unknown) {
+            (Some(l), _) => l.clone(),
+            (None, Some(why)) => format!("unknown ({why})"),
+            (None, None) => "no limit".to_string(),
+        }
+    }
+
+    /// What is left: an amount, `unknown` when the limit is, `-` when there is none.
+    pub fn left_text(&self) -> String {
+        match (&self.left, &self.limit_unknown) {
+            (Some(l), _) => l.clone(),
+            (None, Some(_)) => "unknown".to_string(),
+            (None, None) => "-".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

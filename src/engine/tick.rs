@@ -94,23 +94,36 @@ impl Engine {
         if stale {
             self.fetch_balance().await;
         }
+        let mut ok = true;
         for game in self.config().orders.games.clone() {
-            self.tick_game(game).await;
+            ok &= self.tick_game(game).await;
         }
+        let now = self.clock.now();
+        if ok {
+            self.stats.metrics.tick_succeeded(now);
+        }
+        // With `[notify] batch`, this tick's purchases as one message.
+        self.notifier().end_tick(now);
         if let Some(dir) = self.status_dir.get() {
+            // The windows as they stand after this tick's orders, not as its decision saw them.
+            self.refresh_windows();
             if let Err(e) = self.status().write(dir) {
                 tracing::debug!(error = %e, "cannot write status.json");
             }
         }
     }
 
-    async fn tick_game(&self, game: Game) {
+    /// Whether the game's price list was read and a decision reached (for `/health`).
+    async fn tick_game(&self, game: Game) -> bool {
         // One configuration for the whole round, even if a reload lands meanwhile.
         let (config, strategies) = self.live();
         let previous = self.memo().games.get(&game).and_then(|m| m.stamp.clone());
         let fetched = match self.client.pricelist_table(game, previous.as_ref()).await {
             Ok(f) => f,
-            Err(e) => return self.api_error("market_pricelist", &e),
+            Err(e) => {
+                self.api_error("market_pricelist", &e);
+                return false;
+            }
         };
         let now = self.clock.now();
         let (snapshot, record) = {
@@ -130,7 +143,8 @@ impl Engine {
                             memo.games.insert(game, p);
                         }
                         drop(memo);
-                        return tracing::warn!("no order this tick: {why}");
+                        tracing::warn!("no order this tick: {why}");
+                        return false;
                     }
                     let snapshot = Arc::new(Snapshot::from_table(game, now, table));
                     let market =
@@ -143,7 +157,8 @@ impl Engine {
             }
         };
         let Some(snapshot) = snapshot else {
-            return tracing::warn!(%game, "price list reported unchanged but none is kept; next tick reads it");
+            tracing::warn!(%game, "price list reported unchanged but none is kept; next tick reads it");
+            return false;
         };
         if record {
             match self.ledger.record_prices(game, snapshot.lowest_prices(), now) {
@@ -166,31 +181,37 @@ impl Engine {
         let windows = window_starts(now, config.schedule.timezone);
         let records = match self.recent_records(windows.day_start) {
             Ok(r) => r,
-            Err(e) => return tracing::error!(error = %e, "cannot read the ledger; no decision this tick"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the ledger; no decision this tick");
+                return false;
+            }
         };
         let totals = {
             let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = book.catch_up(&self.ledger) {
-                return tracing::error!(error = %e, "cannot read the ledger's event log; no decision this tick");
+                tracing::error!(error = %e, "cannot read the ledger's event log; no decision this tick");
+                return false;
             }
             book.totals.clone()
         };
-        let mut tally = Tally::from_parts(totals, &records, windows.day_start);
-        if config.dry_run {
-            // A dry run's fills took their listings, though the real list still shows them.
-            tally.take_listings(
-                records
-                    .iter()
-                    .filter(|r| matches!(r.state, crate::domain::PurchaseState::Bought { .. }))
-                    .filter_map(|r| r.intent.item_id),
-            );
-        }
+        let tally = tally_for(&config, totals, &records, windows.day_start);
+        self.shared().strategy_windows = strategy_windows(&strategies, &tally, &records, windows.day_start);
         let (rates, stale) = self.rates_in_force(now, config.budget.rates_max_age);
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
         let matcher = self.memo().matcher(&strategies);
         let decision = self.decide(&matcher, &snapshot, &rates, tally, &refs);
         for note in &decision.notes {
             tracing::warn!("{note}");
+        }
+        for q in self.shared().quiet.observe(game, &decision.matched, now, super::quiet::QUIET_AFTER) {
+            tracing::warn!(
+                strategy = %q.strategy,
+                rule = %q.rule,
+                "rule {}/{} has matched no {game} listing for {} min: check its select against the market",
+                q.strategy,
+                q.rule,
+                (now - q.since).num_minutes()
+            );
         }
         self.stats.candidates.fetch_add(decision.candidates.len() as u64, Ordering::Relaxed);
         let limits = match config.budget.limits(&rates) {
@@ -200,21 +221,22 @@ impl Engine {
                     self.stats.refused("no_rate");
                 }
                 let why = stale.map(|w| format!(" ({w})")).unwrap_or_default();
-                return tracing::warn!("no order this tick: cannot convert a limit to USD: {e}{why}");
+                tracing::warn!("no order this tick: cannot convert a limit to USD: {e}{why}");
+                return true;
             }
         };
         if let Some(why) = self.hold_back() {
             // Halted or paused: prices are still recorded and offers followed; nothing is ordered.
-            return tracing::debug!(candidates = decision.candidates.len(), "no order this tick: {why}");
+            tracing::debug!(candidates = decision.candidates.len(), "no order this tick: {why}");
+            return true;
         }
-        let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
         let balance = self.shared().balance;
-        let committed = guard::committed(&records, windows, balance, now, max_age);
-        let (candidates, jumped) = self.price_sanity(&config, decision.candidates, now);
-        let candidate_count = candidates.len() + jumped.len();
-        let mut verdicts = guard::check(candidates, &limits, &committed, None);
-        verdicts.refused.extend(jumped);
-        self.note_tick(game, now, snapshot.listing_count(), candidate_count, &verdicts, &committed, &limits);
+        let median = |g: Game, name: &str, since, now| self.ledger.median_price(g, name, since, now).ok().flatten();
+        let Round { committed, verdicts } =
+            guard_round(&config, decision.candidates, &limits, &records, windows, balance, now, &median, None);
+        let candidate_count = verdicts.approved.len() + verdicts.refused.len();
+        let shown = budget_windows(&committed, &config.budget, &rates, stale.as_deref());
+        self.note_tick(game, now, snapshot.listing_count(), candidate_count, &verdicts, shown);
         let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
         for r in &verdicts.refused {
             self.stats.refused(r.reason.kind());
@@ -237,18 +259,41 @@ impl Engine {
             "tick"
         );
         if verdicts.approved.is_empty() {
-            return;
+            return true;
         }
         let wanted: crate::domain::Usd = verdicts.approved.iter().map(|a| a.candidate().max_price).sum();
         if self.too_fast(wanted, &rates, now) {
-            return;
+            return true;
         }
         self.stats.approved.fetch_add(verdicts.approved.len() as u64, Ordering::Relaxed);
         executor::execute(self, &config, &strategies, verdicts.approved, &rates).await;
+        true
+    }
+
+    /// Recounts the budget windows and each strategy's counts from the ledger, for `skinbot status`.
+    fn refresh_windows(&self) {
+        let (config, strategies) = self.live();
+        let now = self.clock.now();
+        let windows = window_starts(now, config.schedule.timezone);
+        let Ok(records) = self.recent_records(windows.day_start) else { return };
+        let totals = {
+            let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+            if book.catch_up(&self.ledger).is_err() {
+                return;
+            }
+            book.totals.clone()
+        };
+        let tally = tally_for(&config, totals, &records, windows.day_start);
+        let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+        // The rates the tick would use: none when they are older than `rates_max_age`.
+        let (rates, stale) = self.rates_in_force(now, config.budget.rates_max_age);
+        let mut s = self.shared();
+        let committed = guard::committed(&records, windows, s.balance, now, max_age);
+        s.windows = budget_windows(&committed, &config.budget, &rates, stale.as_deref());
+        s.strategy_windows = strategy_windows(&strategies, &tally, &records, windows.day_start);
     }
 
     /// Keeps what `skinbot status` shows of this tick: its counts and the budget windows.
-    #[allow(clippy::too_many_arguments)]
     fn note_tick(
         &self,
         game: Game,
@@ -256,21 +301,14 @@ impl Engine {
         listings: usize,
         candidates: usize,
         verdicts: &guard::Verdicts,
-        committed: &guard::Committed,
-        limits: &guard::Limits,
+        windows: Vec<super::status::Window>,
     ) {
         let mut refused = std::collections::BTreeMap::new();
         for r in &verdicts.refused {
             *refused.entry(r.reason.kind().to_string()).or_default() += 1;
         }
-        let window = |name: &str, used: crate::domain::Usd, limit: Option<crate::domain::Usd>| super::status::Window {
-            name: name.into(),
-            used: used.to_string(),
-            limit: limit.map(|l| l.to_string()),
-            left: limit.map(|l| l.saturating_sub(used).max(crate::domain::Usd::ZERO).to_string()),
-        };
         let mut s = self.shared();
-        s.windows = vec![window("hour", committed.hour, limits.per_hour), window("day", committed.day, limits.per_day)];
+        s.windows = windows;
         s.last_tick = Some(super::status::TickReport {
             at: Some(now),
             game: game.to_string(),
@@ -280,25 +318,6 @@ impl Engine {
             refused,
             api_errors_total: self.stats.api_errors.load(Ordering::Relaxed),
         });
-    }
-
-    /// Refuses candidates priced more than the configured factor away from their item's recorded
-    /// median (a mispriced bait, or a corrupted list); the rest go on to the guard.
-    fn price_sanity(
-        &self,
-        config: &crate::config::Config,
-        candidates: Vec<crate::domain::Candidate>,
-        now: DateTime<Utc>,
-    ) -> (Vec<crate::domain::Candidate>, Vec<guard::Refusal>) {
-        let Some(factor) = config.sanity.price_jump_factor else { return (candidates, Vec::new()) };
-        let since = now - chrono::Duration::hours(i64::from(config.sanity.median_hours));
-        let mut medians = HashMap::new();
-        for c in &candidates {
-            if let Ok(Some(m)) = self.ledger.median_price(c.game, &c.name, since, now) {
-                medians.insert((c.game, c.name.clone()), m);
-            }
-        }
-        guard::sane_prices(candidates, &medians, factor)
     }
 
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
@@ -344,6 +363,136 @@ impl Engine {
     }
 }
 
+/// What the decision reads of what was already bought: the all-time `totals`, today's and the open
+/// `records`; a dry run's simulated fills count as taken listings (the real list still shows them).
+/// The tick and `skinbot plan` build it here.
+pub(crate) fn tally_for(
+    config: &crate::config::Config,
+    totals: crate::strategy::decide::Totals,
+    records: &[PurchaseRecord],
+    day_start: DateTime<Utc>,
+) -> Tally {
+    let mut tally = Tally::from_parts(totals, records, day_start);
+    if config.dry_run {
+        tally.take_listings(
+            records
+                .iter()
+                .filter(|r| matches!(r.state, crate::domain::PurchaseState::Bought { .. }))
+                .filter_map(|r| r.intent.item_id),
+        );
+    }
+    tally
+}
+
+/// An item's recorded median price over [since, now]: `(game, name, since, now)`.
+pub(crate) type MedianFn<'a> = dyn Fn(Game, &str, DateTime<Utc>, DateTime<Utc>) -> Option<crate::domain::Usd> + 'a;
+
+/// What [`guard_round`] found: what was committed before, and the verdicts.
+pub(crate) struct Round {
+    pub committed: guard::Committed,
+    pub verdicts: guard::Verdicts,
+}
+
+/// The guard's side of one decision round, with no I/O and nothing sent: what is committed (from
+/// today's and the open `records`, the windows and the last balance), price sanity against each
+/// item's recorded median (`median(game, name, since, now)`), then the guard's caps, budget windows
+/// and balance floor. The tick and `skinbot plan` both decide through here, so a plan says exactly
+/// what the next tick would approve and refuse.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn guard_round(
+    config: &crate::config::Config,
+    candidates: Vec<crate::domain::Candidate>,
+    limits: &guard::Limits,
+    records: &[PurchaseRecord],
+    windows: Windows,
+    balance: Option<guard::LastBalance>,
+    now: DateTime<Utc>,
+    median: &MedianFn<'_>,
+    halt: Option<&str>,
+) -> Round {
+    let max_age = chrono::Duration::from_std(config.budget.balance_max_age).unwrap_or(chrono::Duration::MAX);
+    let committed = guard::committed(records, windows, balance, now, max_age);
+    let (candidates, jumped) = match config.sanity.price_jump_factor {
+        None => (candidates, Vec::new()),
+        Some(factor) => {
+            // Refuses candidates priced more than the factor away from their item's recorded median
+            // (a mispriced bait, or a corrupted list); the rest go on to the guard.
+            let since = now - chrono::Duration::hours(i64::from(config.sanity.median_hours));
+            let mut medians = HashMap::new();
+            for c in &candidates {
+                if let Some(m) = median(c.game, &c.name, since, now) {
+                    medians.insert((c.game, c.name.clone()), m);
+                }
+            }
+            guard::sane_prices(candidates, &medians, factor)
+        }
+    };
+    let mut verdicts = guard::check(candidates, limits, &committed, halt);
+    verdicts.refused.extend(jumped);
+    Round { committed, verdicts }
+}
+
+/// The hour and day windows: used (spent or reserved), limit, left. A limit configured in another
+/// currency than USD with no usable rate for it is shown as unknown, with the reason
+/// (`why_no_rates`: why the rates in force are empty, if they are), never as "no limit".
+pub(crate) fn budget_windows(
+    committed: &guard::Committed,
+    budget: &crate::config::BudgetSettings,
+    rates: &Rates,
+    why_no_rates: Option<&str>,
+) -> Vec<super::status::Window> {
+    let window = |name: &str, used: crate::domain::Usd, limit: &Option<crate::domain::Money>| {
+        let (limit, unknown) = match limit {
+            None => (None, None),
+            Some(m) => match m.to_usd(rates) {
+                Ok(usd) => (Some(usd), None),
+                Err(e) => {
+                    let why = why_no_rates.map(String::from).unwrap_or_else(|| e.to_string());
+                    (None, Some(format!("no usable {} rate: {why}", m.currency())))
+                }
+            },
+        };
+        super::status::Window {
+            name: name.into(),
+            used: used.to_string(),
+            limit: limit.map(|l| l.to_string()),
+            left: limit.map(|l| l.saturating_sub(used).max(crate::domain::Usd::ZERO).to_string()),
+            limit_unknown: unknown,
+        }
+    };
+    vec![window("hour", committed.hour, &budget.per_hour), window("day", committed.day, &budget.per_day)]
+}
+
+/// Each strategy with a `[limits]` count: its purchases today and ever, and what it spent or
+/// reserved today, for `skinbot status`.
+fn strategy_windows(
+    strategies: &[Strategy],
+    tally: &Tally,
+    records: &[PurchaseRecord],
+    day_start: DateTime<Utc>,
+) -> Vec<super::status::StrategyWindow> {
+    strategies
+        .iter()
+        .filter(|s| s.limits.per_day.is_some() || s.limits.total.is_some())
+        .map(|s| {
+            let (day, total) = tally.strategy_counts(&s.name);
+            let spent: crate::domain::Usd = records
+                .iter()
+                .filter(|r| r.intent.strategy == s.name && r.created_at >= day_start)
+                .map(PurchaseRecord::committed)
+                .sum();
+            super::status::StrategyWindow {
+                strategy: s.name.clone(),
+                day,
+                per_day: s.limits.per_day,
+                total,
+                total_limit: s.limits.total,
+                spent_today: spent.to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Start of the current hour and of the current day in `tz`, as UTC instants.
 pub fn window_starts(now: DateTime<Utc>, tz: Tz) -> Windows {
     let local = now.with_timezone(&tz);
@@ -366,10 +515,10 @@ pub const OBSERVATION_GAP: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Reference prices from the ledger's recorded price history, trusted only over the time the market
 /// was really watched: a price recorded before downtime says nothing about the downtime.
-struct LedgerReferences<'a> {
-    ledger: &'a Ledger,
-    now: DateTime<Utc>,
-    observed_since: DateTime<Utc>,
+pub(crate) struct LedgerReferences<'a> {
+    pub(crate) ledger: &'a Ledger,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) observed_since: DateTime<Utc>,
 }
 
 impl References for LedgerReferences<'_> {

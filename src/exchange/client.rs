@@ -153,6 +153,8 @@ pub struct Client {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     limiter: Option<Arc<Limiter>>,
+    /// Where every call's latency, error and rate-limiter wait are counted, if anywhere.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -172,7 +174,7 @@ impl Client {
                 method: "client",
                 reason: format!("cannot build the HTTP client: {e}"),
             })?;
-        Ok(Client { http, config: Arc::new(config), limiter: None })
+        Ok(Client { http, config: Arc::new(config), limiter: None, metrics: None })
     }
 
     /// The rate limiter every call waits for, if any.
@@ -183,6 +185,12 @@ impl Client {
     /// Every call of this client (and its clones) waits for `limiter` first.
     pub(crate) fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Every call of this client (and its clones made after) is counted in `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -411,7 +419,12 @@ impl Client {
         read: impl FnOnce(reqwest::StatusCode, &[u8]) -> Result<T, ExchangeError>,
     ) -> Result<T, ExchangeError> {
         if let Some(limiter) = &self.limiter {
+            let waiting = std::time::Instant::now();
             limiter.acquire(priority).await;
+            if let Some(m) = &self.metrics {
+                let label = if priority == Priority::Trade { "trade" } else { "background" };
+                m.limiter_wait(label, waiting.elapsed());
+            }
         }
         params.insert(0, ("method", Param::Text(method.into())));
         let cfg = &*self.config;
@@ -446,7 +459,11 @@ impl Client {
         // when the exchange may first have seen it.
         mark().map_err(|reason| ExchangeError::NotSent { method, reason })?;
         tracing::debug!(method, "api call");
+        let started = std::time::Instant::now();
         let result = self.send(method, req, read).await;
+        if let Some(m) = &self.metrics {
+            m.api_call(method, started.elapsed(), &result);
+        }
         if let (Err(ExchangeError::RateLimited { .. }), Some(limiter)) = (&result, &self.limiter) {
             limiter.penalize();
         } else if let (Ok(_), Some(limiter)) = (&result, &self.limiter) {

@@ -30,7 +30,29 @@ pub struct Limiter {
     per_minute: NonZeroU32,
     background_per_minute: NonZeroU32,
     backoff: Mutex<Backoff>,
+    /// When each call of the last minute went out (all calls, background calls), for the headroom
+    /// `skinbot status` shows: counted here, since governor's state cannot be read without taking
+    /// a cell.
+    sent: Mutex<Sent>,
 }
+
+#[derive(Debug, Default)]
+struct Sent {
+    all: std::collections::VecDeque<Instant>,
+    background: std::collections::VecDeque<Instant>,
+}
+
+impl Sent {
+    fn prune(&mut self, now: Instant) {
+        for q in [&mut self.all, &mut self.background] {
+            while q.front().is_some_and(|t| now.saturating_duration_since(*t) >= MINUTE) {
+                q.pop_front();
+            }
+        }
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 struct Backoff {
@@ -56,6 +78,7 @@ impl Limiter {
             per_minute,
             background_per_minute: bg,
             backoff: Mutex::new(Backoff::default()),
+            sent: Mutex::new(Sent::default()),
         }
     }
 
@@ -80,6 +103,21 @@ impl Limiter {
             self.background.until_ready().await;
         }
         self.all.until_ready().await;
+        let now = Instant::now();
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.prune(now);
+        sent.all.push_back(now);
+        if priority == Priority::Background {
+            sent.background.push_back(now);
+        }
+    }
+
+    /// Calls let through in the last 60 s: (all, background).
+    pub(crate) fn sent_last_minute(&self) -> (u32, u32) {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.prune(Instant::now());
+        let n = |q: &std::collections::VecDeque<Instant>| u32::try_from(q.len()).unwrap_or(u32::MAX);
+        (n(&sent.all), n(&sent.background))
     }
 
     /// The exchange answered `-7`: hold every call back for a growing, jittered while.
@@ -122,6 +160,22 @@ fn backoff_for(strikes: u32, jitter_permille: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_of_the_last_minute_are_counted() {
+        let l = Limiter::new(NonZeroU32::new(600).unwrap(), 50);
+        for _ in 0..3 {
+            l.acquire(Priority::Trade).await;
+        }
+        l.acquire(Priority::Background).await;
+        assert_eq!(l.sent_last_minute(), (4, 1));
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(l.sent_last_minute(), (4, 1));
+        l.acquire(Priority::Trade).await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        // The first four are a minute old now: only the last one counts.
+        assert_eq!(l.sent_last_minute(), (1, 0));
+    }
 
     #[test]
     fn backoff_grows_exponentially_with_bounded_jitter() {

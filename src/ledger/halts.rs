@@ -23,7 +23,7 @@ pub struct HaltEvent {
 
 impl Ledger {
     /// Appends a halt or resume, flushed.
-    pub(crate) fn record_halt(&self, event: &HaltEvent) -> Result<(), LedgerError> {
+    pub fn record_halt(&self, event: &HaltEvent) -> Result<(), LedgerError> {
         let json = serde_json::to_vec(event).map_err(|e| LedgerError::Corrupt {
             tree: "halts",
             key: "new".into(),

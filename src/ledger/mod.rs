@@ -240,25 +240,34 @@ impl Ledger {
         max_gap: chrono::Duration,
     ) -> Result<DateTime<Utc>, LedgerError> {
         let key = format!("observed:{}", game.as_str());
-        let previous = match self.meta.get(key.as_bytes()).map_err(|e| self.storage(e))? {
-            None => None,
-            Some(v) => Some(
-                serde_json::from_slice::<(DateTime<Utc>, DateTime<Utc>)>(&v).map_err(|e| LedgerError::Corrupt {
-                    tree: "meta",
-                    key: key.clone(),
-                    reason: e.to_string(),
-                })?,
-            ),
-        };
-        let since = match previous {
-            Some((since, last)) if at >= last && at - last <= max_gap => since,
-            Some((since, last)) if at < last => since.min(at),
-            _ => at,
-        };
+        let previous = self.observation(&key)?;
+        let since = observed_since(previous, at, max_gap);
         let value = serde_json::to_vec(&(since, at.max(previous.map(|p| p.1).unwrap_or(at))))
             .map_err(|e| LedgerError::Corrupt { tree: "meta", key: key.clone(), reason: e.to_string() })?;
         self.meta.insert(key.as_bytes(), value).map_err(|e| self.storage(e))?;
         Ok(since)
+    }
+
+    /// What [`Ledger::observe`] would answer for an observation at `at`, without recording it
+    /// (`skinbot plan` reads the ledger and writes nothing).
+    pub fn observed_since(
+        &self,
+        game: Game,
+        at: DateTime<Utc>,
+        max_gap: chrono::Duration,
+    ) -> Result<DateTime<Utc>, LedgerError> {
+        let previous = self.observation(&format!("observed:{}", game.as_str()))?;
+        Ok(observed_since(previous, at, max_gap))
+    }
+
+    /// The recorded observation span (first, last) under `key`.
+    fn observation(&self, key: &str) -> Result<Option<Span>, LedgerError> {
+        match self.meta.get(key.as_bytes()).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice::<(DateTime<Utc>, DateTime<Utc>)>(&v)
+                .map(Some)
+                .map_err(|e| LedgerError::Corrupt { tree: "meta", key: key.to_string(), reason: e.to_string() }),
+        }
     }
 
     /// A new custom id, `sb-YYYYMMDDTHHMMSSZ-NNNNNN`, greater (as bytes) than every id issued before, even if
@@ -472,6 +481,23 @@ impl Ledger {
             }
         }
         Ok(out)
+    }
+}
+
+/// The first and the last observation of a list without a longer gap.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// Since when a list observed at `at` has been watched without a gap over `max_gap`, given the
+/// recorded span (first, last) of earlier observations.
+fn observed_since(
+    previous: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    at: DateTime<Utc>,
+    max_gap: chrono::Duration,
+) -> DateTime<Utc> {
+    match previous {
+        Some((since, last)) if at >= last && at - last <= max_gap => since,
+        Some((since, last)) if at < last => since.min(at),
+        _ => at,
     }
 }
 

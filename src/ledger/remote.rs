@@ -118,6 +118,7 @@ pub async fn serve_with_token(
     let app = Router::new()
         .route("/ledger/records", get(records))
         .route("/ledger/verify", get(verify))
+        .route("/ledger/identity", get(identity))
         .route("/brake", axum::routing::post(brake).get(current_brake))
         .with_state(App { ledger, token });
     Ok(tokio::spawn(async move {
@@ -201,6 +202,16 @@ async fn records(
     let ledger = app.ledger.clone();
     let list = tokio::task::spawn_blocking(move || ledger.list()).await.map_err(internal)?.map_err(internal)?;
     Ok(Json(list))
+}
+
+/// Which exchange the ledger's purchases were made on (`skinbot plan` checks it as `run` does).
+async fn identity(State(app): State<App>, headers: HeaderMap) -> Result<Json<Option<String>>, (StatusCode, String)> {
+    if !authorized(&app, &headers) {
+        return Err((StatusCode::UNAUTHORIZED, "bad token".into()));
+    }
+    let ledger = app.ledger.clone();
+    let id = tokio::task::spawn_blocking(move || ledger.identity()).await.map_err(internal)?.map_err(internal)?;
+    Ok(Json(id))
 }
 
 async fn verify(State(app): State<App>, headers: HeaderMap) -> Result<Json<ChainReport>, (StatusCode, String)> {

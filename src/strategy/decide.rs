@@ -163,6 +163,14 @@ impl Tally {
         *self.item_day.entry((s.to_string(), r.to_string(), n.to_string())).or_default() += 1;
     }
 
+    /// A strategy's purchases today and ever (what its `[limits]` count).
+    pub fn strategy_counts(&self, strategy: &str) -> (u32, u32) {
+        (
+            self.strategy_day.get(strategy).copied().unwrap_or(0),
+            self.totals.strategy.get(strategy).copied().unwrap_or(0),
+        )
+    }
+
     pub fn held(&self, strategy: &str, game: Game, name: &str) -> u32 {
         self.totals.held.get(&(strategy.to_string(), game, name.to_string())).copied().unwrap_or(0)
     }
@@ -188,6 +196,16 @@ pub struct Decision {
     pub candidates: Vec<Candidate>,
     /// Rules that could not be evaluated this time, and why (a missing rate, say).
     pub notes: Vec<String>,
+    /// Every rule of the snapshot's game, in decision order, with how many names it selected.
+    pub matched: Vec<RuleMatch>,
+}
+
+/// How many names of a snapshot one rule selected (whatever their price).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch {
+    pub strategy: String,
+    pub rule: String,
+    pub names: usize,
 }
 
 /// Turns one snapshot into candidates. Each listing is wanted at most once; counts are applied as
@@ -214,6 +232,7 @@ impl Matcher {
         let mut added = Added::default();
         let game = snapshot.game;
         for (s, rule, names) in self.matches(snapshot) {
+            out.matched.push(RuleMatch { strategy: s.name.clone(), rule: rule.name.clone(), names: names.len() });
             let Some(ceiling) = ceiling(s, rule, rates, &mut out.notes) else { continue };
             // Matching names with the price each may be bought at, deepest discount first.
             let mut wanted: Vec<(usize, &str, Usd, Usd)> = Vec::new();
@@ -311,7 +330,7 @@ impl<'a> Added<'a> {
 
 /// The rule's absolute ceiling in USD (`Some(None)` when it has none); `None`, with a note, when it
 /// cannot be converted and the rule is skipped this time.
-pub(super) fn ceiling(s: &Strategy, rule: &Rule, rates: &Rates, notes: &mut Vec<String>) -> Option<Option<Usd>> {
+pub(crate) fn ceiling(s: &Strategy, rule: &Rule, rates: &Rates, notes: &mut Vec<String>) -> Option<Option<Usd>> {
     match rule.max_price.as_ref().map(|m| m.to_usd(rates)).transpose() {
         Ok(c) => Some(c),
         Err(e) => {
@@ -355,7 +374,7 @@ pub(super) fn candidate(s: &Strategy, rule: &Rule, game: Game, name: &str, id: I
 
 /// The most this rule pays for `name` now: the lower of its absolute ceiling and its discount
 /// price. `None` when a discount has no reference price to work from.
-pub(super) fn price_limit(
+pub(crate) fn price_limit(
     s: &Strategy,
     rule: &Rule,
     game: Game,
