@@ -323,6 +323,15 @@ async fn in_browser(c: &Client) {
 
     // Halt from the page: the next tick fetches prices but sends no order.
     c.find(Locator::Css("#halt-reason")).await.unwrap().send_keys("checking from the browser").await.unwrap();
+    // A tick refreshes Now while the reason is being typed: the text stays.
+    let loads = attr(c, "body", "data-loads").await.unwrap_or_default();
+    bot.engine.tick().await;
+    until("Now to be refreshed by the tick", || async {
+        (attr(c, "body", "data-loads").await.unwrap_or_default() != loads).then_some(())
+    })
+    .await;
+    let typed = c.find(Locator::Css("#halt-reason")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some("checking from the browser"));
     click_css(c, "#halt-form button").await;
     until("the halt on the page", || async { text(c, "#buying").await.contains("HALTED").then_some(()) }).await;
     let h = bot.engine.ledger().current_halt().unwrap().expect("halted in the ledger");

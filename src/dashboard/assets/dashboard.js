@@ -11,7 +11,18 @@
     const resp = await fetch(url, { credentials: "same-origin" });
     if (resp.status === 401) { setLive("signed out: open the URL with the token again", false); return; }
     const el = document.getElementById(target);
-    if (el) { el.innerHTML = await resp.text(); }
+    if (el) {
+      // Every tick refreshes Now: a halt reason being typed there keeps its text, focus and caret.
+      const typing = el.querySelector("#halt-reason");
+      const kept = typing && { value: typing.value, focused: document.activeElement === typing,
+                               start: typing.selectionStart, end: typing.selectionEnd };
+      el.innerHTML = await resp.text();
+      const again = kept && el.querySelector("#halt-reason");
+      if (again) {
+        again.value = kept.value;
+        if (kept.focused) { again.focus(); again.setSelectionRange(kept.start, kept.end); }
+      }
+    }
     if (target in current) { current[target] = url; }
     document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
   }
