@@ -14,7 +14,7 @@ mod ledger_cli;
 mod market_names;
 mod metrics;
 mod money_safety;
-mod plan;
 mod notify;
+mod plan;
 mod sandbox;
 mod ws_events;
