@@ -252,12 +252,16 @@ impl Engine {
         m.encode()
     }
 
-    /// `Ok(what is fine)` while ticks succeed; `Err(why not)` when halted, or when the last
-    /// successful tick (or the start, before the first) is older than `[metrics] stale_after_secs`
-    /// (default three price-list intervals, at least 30 s).
+    /// `Ok(what is fine)` while ticks succeed; `Err(why not)` when halted, while paused (the
+    /// exchange says it is down), or when the last successful tick (or the start, before the first)
+    /// is older than `[metrics] stale_after_secs` (default three price-list intervals, at least
+    /// 30 s). A tick that cannot convert the limits to USD (no or stale rates) is not successful.
     pub fn health(&self) -> Result<String, String> {
         if let Some(why) = self.halted() {
             return Err(format!("halted: {why}"));
+        }
+        if let Some(why) = self.shared().brakes_paused() {
+            return Err(format!("paused: {why}"));
         }
         let config = self.config();
         let bound = config.metrics.stale_after(&config.schedule, self.clock.now());
