@@ -85,7 +85,7 @@ mod tests {
         };
         let engine = Engine::new(Arc::new(config), Vec::new(), deps);
         let (_stop, rx) = watch::channel(false);
-        let e = serve(engine, addr, rx).await.err().expect("the port is taken");
+        let e = serve(engine, addr, rx).await.expect_err("the port is taken");
         let text = format!("{e:#}");
         assert!(
             text.starts_with(&format!(
