@@ -164,3 +164,21 @@ async fn health_is_503_paused_while_the_exchange_says_it_is_down() {
     engine.check_status().await;
     assert_eq!(get(addr, "/health").await.0, 200, "back when the exchange is");
 }
+
+#[tokio::test]
+async fn a_dry_runs_simulated_fills_are_not_counted_as_bought_or_spent() {
+    let (sb, engine) = setup("mode = \"dry-run\"\n", strategy(ONE_CASE)).await;
+    engine.refresh_rates().await;
+    engine.refresh_balance().await;
+    engine.tick().await;
+    assert!(sb.purchases().is_empty(), "a dry run sends nothing");
+    let records = engine.ledger().list().unwrap();
+    assert!(
+        records.iter().any(|r| matches!(r.state, skinbot::domain::PurchaseState::Bought { .. })),
+        "a simulated fill: {records:?}"
+    );
+    let text = engine.metrics_text();
+    let s = scrape(&text);
+    assert_eq!(value(&s, "skinbot_orders_total", &[("outcome", "bought")]), None, "{text}");
+    assert_eq!(value(&s, "skinbot_spent_total", &[("currency", "USD")]), None, "{text}");
+}
