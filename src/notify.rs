@@ -3,11 +3,16 @@
 //!
 //! Trading never waits on it: the engine only puts a message in a bounded queue
 //! ([`Notifier::send`] is `try_send`, never an await). When the queue is full the new message is
-//! dropped and counted (logged once, then with the count at most once an hour;
-//! `skinbot_notifications_dropped_total`). One background task sends them in order: a POST with
+//! dropped and counted (logged when it first happens, then with the count at most once an hour
+//! while drops go on; `skinbot_notifications_dropped_total`). One background task sends them in order: a POST with
 //! a 10 s timeout, retried on a transport error, 429 or 5xx after 1 s, 2 s, 4 s, 8 s (doubling, at
 //! most 60 s), then given up. A dead endpoint is logged when it fails first, then at most once an
-//! hour with how many messages were lost, and once when it answers again.
+//! hour with how many messages were lost, and once when it answers again. Redirects are not
+//! followed (a webhook answers itself).
+//!
+//! The URL is a secret (Slack's and Discord's carry the token that lets anyone post): it is kept in
+//! a `SecretString`, and what is logged names only its host and a fixed description of the error,
+//! never the URL (reqwest's own error text ends with it).
 //!
 //! Bodies: `format = "json"` posts an [`Event`] as it serializes (`event`, `time`, `text`, and the
 //! fields of its kind: `custom_id`, `buy_id`, `item`, `game`, `strategy`, `rule`, `recipient`,
@@ -15,11 +20,12 @@
 //! `purchases` and `total` for a batch); `"slack"` posts `{"text": …}`; `"discord"` posts
 //! `{"content": …}` (at most 2,000 characters). Every amount in a text names its currency.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -291,7 +297,10 @@ struct Inner {
     /// A tick's purchases, with `batch`.
     pending: Mutex<Vec<PurchaseNote>>,
     dropped: AtomicU64,
-    warned_full: AtomicBool,
+    /// When drops were last logged, and how many since.
+    full: Mutex<Outage>,
+    /// Drops are logged at most this often.
+    log_every: Duration,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -314,14 +323,18 @@ impl Notifier {
 
     /// [`Notifier::start`] with other retries and timeouts than the defaults.
     pub fn start_tuned(settings: &NotifySettings, tuning: Tuning) -> Notifier {
-        let Some(url) = settings.url.clone() else { return Notifier::default() };
-        let (notifier, rx) = Self::with_queue(settings);
+        // Validated when the config was read; never logged (it holds the token).
+        let Some(url) = settings.url.as_ref().and_then(|u| url::Url::parse(u.expose_secret()).ok()) else {
+            return Notifier::default();
+        };
+        let (notifier, rx) = Self::with_queue(settings, tuning.log_every);
         tokio::spawn(deliver(rx, url, settings.format, tuning));
         notifier
     }
 
-    /// A notifier and the receiving end of its queue (the task's, or a test's).
-    fn with_queue(settings: &NotifySettings) -> (Notifier, mpsc::Receiver<Event>) {
+    /// A notifier and the receiving end of its queue (the task's, or a test's); drops are logged
+    /// at most every `log_every`.
+    pub(crate) fn with_queue(settings: &NotifySettings, log_every: Duration) -> (Notifier, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel(settings.queue.max(1));
         let inner = Inner {
             tx,
@@ -329,7 +342,8 @@ impl Notifier {
             batch: settings.batch,
             pending: Mutex::new(Vec::new()),
             dropped: AtomicU64::new(0),
-            warned_full: AtomicBool::new(false),
+            full: Mutex::new(Outage::default()),
+            log_every,
         };
         (Notifier { inner: Some(Arc::new(inner)) }, rx)
     }
@@ -345,13 +359,17 @@ impl Notifier {
             return;
         }
         if let Err(e) = inner.tx.try_send(event) {
-            let n = inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if !inner.warned_full.swap(true, Ordering::Relaxed) {
+            let total = inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let logged = inner.full.lock().unwrap_or_else(|p| p.into_inner()).failed(Instant::now(), inner.log_every);
+            if let Some(n) = logged {
                 let why = match e {
                     mpsc::error::TrySendError::Full(_) => "the queue is full (the endpoint is slow or down)",
                     mpsc::error::TrySendError::Closed(_) => "the sending task has stopped",
                 };
-                tracing::warn!(dropped = n, "webhook message dropped: {why}; further drops are counted, not logged");
+                tracing::warn!(
+                    dropped = total,
+                    "webhook messages dropped: {why}; {n} dropped so far; logged again at most once an hour while it goes on"
+                );
             }
         }
     }
@@ -388,13 +406,17 @@ impl Notifier {
 async fn deliver(mut rx: mpsc::Receiver<Event>, url: url::Url, format: Format, tuning: Tuning) {
     let host = url.host_str().unwrap_or("?").to_string();
     let http = match reqwest::Client::builder()
+        // A redirect would be followed with the body to wherever it points.
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(tuning.timeout)
         .connect_timeout(tuning.timeout.min(Duration::from_secs(5)))
         .user_agent(concat!("skinbot/", env!("CARGO_PKG_VERSION")))
         .build()
     {
         Ok(c) => c,
-        Err(e) => return tracing::error!(error = %e, "cannot build the webhook's HTTP client; no notification is sent"),
+        Err(e) => {
+            return tracing::error!(error = %e.without_url(), "cannot build the webhook's HTTP client; no notification is sent")
+        }
     };
     let mut outage = Outage::default();
     while let Some(event) = rx.recv().await {
@@ -477,9 +499,27 @@ async fn post(http: &reqwest::Client, url: &url::Url, body: &serde_json::Value) 
             let s = r.status();
             Err((format!("HTTP {s}"), s.is_server_error() || s == reqwest::StatusCode::TOO_MANY_REQUESTS))
         }
-        Err(e) if e.is_timeout() => Err(("no answer in time".into(), true)),
-        Err(e) if e.is_connect() => Err(("cannot connect".into(), true)),
-        Err(e) => Err((e.to_string(), true)),
+        Err(e) => Err((describe(e), true)),
+    }
+}
+
+/// What went wrong with a request, for the log: never the URL (reqwest's text ends with
+/// ` for url (…)`, the whole URL, token included), and nothing of the error's sources either, which
+/// may repeat it.
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer in time".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else if e.is_redirect() {
+        "redirected".into()
+    } else if e.is_body() || e.is_decode() {
+        "the answer could not be read".into()
+    } else if e.is_request() {
+        "the request failed (the connection closed or broke)".into()
+    } else {
+        // `without_url` leaves reqwest's own kind ("error sending request", "builder error").
+        e.without_url().to_string()
     }
 }
 
@@ -488,8 +528,112 @@ mod tests {
     use super::*;
     use rust_decimal_macros::dec;
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     fn settings(queue: usize) -> NotifySettings {
-        NotifySettings { url: Some("http://127.0.0.1:9/".parse().unwrap()), queue, ..NotifySettings::default() }
+        NotifySettings {
+            url: Some(secrecy::SecretString::from("http://127.0.0.1:9/".to_string())),
+            queue,
+            ..NotifySettings::default()
+        }
+    }
+
+    /// Everything logged while the guard lives (this thread only: a current-thread runtime).
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+            let c = Captured::default();
+            let w = c.clone();
+            let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(move || w.clone()).finish();
+            (c.clone(), tracing::subscriber::set_default(sub))
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    /// Runs the sending task on `url` for one message, one attempt, to its end.
+    async fn deliver_one(url: &str) {
+        let (tx, rx) = mpsc::channel(1);
+        tx.send(Event::resume(Utc::now())).await.unwrap();
+        drop(tx);
+        let tuning = Tuning { attempts: 1, timeout: Duration::from_secs(5), ..Tuning::default() };
+        deliver(rx, url.parse().unwrap(), Format::Slack, tuning).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn what_is_logged_of_a_failing_webhook_never_holds_its_url_and_redirects_are_not_followed() {
+        use axum::routing::post as route_post;
+        // A Slack-like URL: the path is the token.
+        const SECRET: &str = "services/T0KEN/B0KEN/XyZsecret";
+        let followed = Arc::new(AtomicU64::new(0));
+        let hits = Arc::clone(&followed);
+        let app = axum::Router::new()
+            .route(
+                &format!("/{SECRET}"),
+                route_post(|| async { (axum::http::StatusCode::FOUND, [("location", "/elsewhere")]) }),
+            )
+            .route(
+                "/elsewhere",
+                route_post(move || async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        // Accepts a connection and closes it at once: reqwest's error for it ends with the URL.
+        let closer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closer_addr = closer.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = closer.accept().await {
+                drop(socket);
+            }
+        });
+
+        let (log, _guard) = Captured::start();
+        deliver_one(&format!("http://{addr}/{SECRET}")).await;
+        deliver_one(&format!("http://{closer_addr}/{SECRET}")).await;
+        deliver_one(&format!("http://127.0.0.1:9/{SECRET}")).await;
+        let text = log.text();
+        assert_eq!(text.matches("webhook failed").count(), 3, "{text}");
+        assert!(text.contains("HTTP 302"), "the redirect is an answer, not followed: {text}");
+        assert_eq!(followed.load(Ordering::SeqCst), 0, "the redirect was followed");
+        for secret in ["T0KEN", "XyZsecret", "services/", "for url"] {
+            assert!(!text.contains(secret), "`{secret}` logged:\n{text}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn dropped_messages_are_logged_again_with_the_count_at_most_once_an_hour() {
+        let (log, _guard) = Captured::start();
+        let (n, _rx) = Notifier::with_queue(&settings(1), HOUR);
+        let lines = || log.text().matches("webhook messages dropped").count();
+        n.send(Event::resume(Utc::now()));
+        n.send(Event::resume(Utc::now()));
+        assert_eq!(lines(), 1, "the first drop is logged");
+        for _ in 0..10 {
+            n.send(Event::resume(Utc::now()));
+        }
+        assert_eq!(lines(), 1, "not each drop");
+        tokio::time::advance(HOUR).await;
+        n.send(Event::resume(Utc::now()));
+        assert_eq!(lines(), 2, "an hour later, again: {}", log.text());
+        assert!(log.text().contains("12 dropped so far"), "{}", log.text());
+        assert_eq!(n.dropped(), 12);
     }
 
     fn note(item: &str) -> PurchaseNote {
@@ -508,7 +652,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_new_messages_and_counts_them_without_waiting() {
-        let (n, mut rx) = Notifier::with_queue(&settings(4));
+        let (n, mut rx) = Notifier::with_queue(&settings(4), HOUR);
         for _ in 0..10 {
             n.send(Event::resume(Utc::now()));
         }
@@ -525,7 +669,7 @@ mod tests {
         let mut s = settings(8);
         s.events = Some(vec![EventKind::Purchase]);
         s.batch = true;
-        let (n, mut rx) = Notifier::with_queue(&s);
+        let (n, mut rx) = Notifier::with_queue(&s, HOUR);
         n.send(Event::resume(Utc::now()));
         n.purchase(Utc::now(), note("A"));
         n.purchase(Utc::now(), note("B"));
@@ -540,7 +684,7 @@ mod tests {
 
     #[test]
     fn a_dead_endpoint_is_logged_once_an_hour_not_per_message() {
-        let hour = Duration::from_secs(3600);
+        let hour = HOUR;
         let t0 = Instant::now();
         let mut o = Outage::default();
         assert_eq!(o.answered(), None, "no outage: nothing to say");

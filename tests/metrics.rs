@@ -124,3 +124,61 @@ async fn without_a_tick_since_start_health_turns_stale_after_the_bound() {
     clock.advance(Duration::from_secs(31));
     assert_eq!(engine.health(), Err("stale: no successful tick in the 30 s since start".to_string()));
 }
+
+#[tokio::test]
+async fn a_tick_that_cannot_convert_its_limits_to_usd_is_not_a_successful_one() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let clock = ManualClock::new();
+    let deps = Deps { client: client(&sb), ledger: Ledger::temporary().unwrap(), clock: clock.clone() };
+    let cfg = "[budget]\ncurrency = \"eur\"\nrates_max_age_secs = 60\n[metrics]\nstale_after_secs = 30\n";
+    let engine = Engine::new(Arc::new(config(cfg)), strategy(ONE_CASE), deps);
+    engine.refresh_rates().await;
+    engine.tick().await;
+    assert!(engine.health().is_ok(), "fresh rates: {:?}", engine.health());
+    // The rates go stale (their job keeps failing): EUR limits cannot be checked, nothing is bought.
+    clock.advance(Duration::from_secs(61));
+    engine.tick().await;
+    let why = engine.health().unwrap_err();
+    assert!(why.starts_with("stale: the last successful tick was 61 s ago"), "{why}");
+}
+
+#[tokio::test]
+async fn health_is_503_paused_while_the_exchange_says_it_is_down() {
+    let (sb, engine) = setup("", strategy(ONE_CASE)).await;
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let (addr, _server) =
+        skinbot::metrics::server::serve(Arc::clone(&engine), "127.0.0.1:0".parse().unwrap(), rx).await.unwrap();
+    engine.refresh_rates().await;
+    engine.tick().await;
+    assert_eq!(get(addr, "/health").await.0, 200);
+    sb.set_faults(skinbot::sandbox::Faults {
+        unavailable: Some("site_off".into()),
+        ..skinbot::sandbox::Faults::none()
+    });
+    engine.check_status().await;
+    engine.tick().await;
+    let (status, body) = get(addr, "/health").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("paused: "), "{body}");
+    sb.set_faults(skinbot::sandbox::Faults::none());
+    engine.check_status().await;
+    assert_eq!(get(addr, "/health").await.0, 200, "back when the exchange is");
+}
+
+#[tokio::test]
+async fn a_dry_runs_simulated_fills_are_not_counted_as_bought_or_spent() {
+    let (sb, engine) = setup("mode = \"dry-run\"\n", strategy(ONE_CASE)).await;
+    engine.refresh_rates().await;
+    engine.refresh_balance().await;
+    engine.tick().await;
+    assert!(sb.purchases().is_empty(), "a dry run sends nothing");
+    let records = engine.ledger().list().unwrap();
+    assert!(
+        records.iter().any(|r| matches!(r.state, skinbot::domain::PurchaseState::Bought { .. })),
+        "a simulated fill: {records:?}"
+    );
+    let text = engine.metrics_text();
+    let s = scrape(&text);
+    assert_eq!(value(&s, "skinbot_orders_total", &[("outcome", "bought")]), None, "{text}");
+    assert_eq!(value(&s, "skinbot_spent_total", &[("currency", "USD")]), None, "{text}");
+}

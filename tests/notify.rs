@@ -295,3 +295,23 @@ async fn a_message_answered_503_is_retried_with_backoff_until_it_is_taken() {
     assert!(seen[1].1 - seen[0].1 >= Duration::from_millis(50));
     assert!(seen[2].1 - seen[1].1 >= Duration::from_millis(100));
 }
+
+#[tokio::test]
+async fn a_strategy_edit_saved_with_a_restart_only_change_is_still_reported() {
+    let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
+    let (url, mut rx) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.toml");
+    std::fs::write(&file, ONE_CASE).unwrap();
+    let load = || vec![skinbot::strategy::file::Strategy::load(&file).unwrap().unwrap()];
+    let notify = format!("[notify]\nurl = \"{url}\"\n");
+    let engine = engine_for(&sb, &notify, load());
+    engine.notify_to(Notifier::start(&engine.config().notify));
+
+    std::fs::write(&file, ONE_CASE.replace("\"1 usd\"", "\"0.80 usd\"")).unwrap();
+    let notes = engine.reload(config(&format!("{notify}[metrics]\nlisten = \"127.0.0.1:9898\"\n")), load());
+    assert_eq!(notes, vec!["[metrics] changed: restart skinbot to apply".to_string()]);
+    let body = next(&mut rx).await;
+    assert_eq!(body["event"], "config_reloaded", "{body}");
+    assert_eq!(body["changes"], serde_json::json!(["a strategy file changed"]), "{body}");
+}

@@ -342,7 +342,8 @@ async fn plan_does_not_hold_the_ledger_while_it_waits_on_the_exchange() {
     assert!(opened.is_ok(), "the ledger was locked while the plan waited on the network: {:?}", opened.err());
 }
 
-#[tokio::test]
+// Multi-threaded: the sandbox must answer while this thread waits on the `skinbot` child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_refuses_a_ledger_of_another_exchange_and_plans_on_an_empty_one_where_run_would_start_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let strategies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("strategies");

@@ -107,8 +107,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     // Opt-in: the webhook's sending task, and the metrics endpoint.
     let notify = &engine.config().notify;
-    if let Some(url) = &notify.url {
-        tracing::info!(host = url.host_str().unwrap_or("?"), "notifications go to a webhook");
+    if let Some(host) = notify.host() {
+        tracing::info!(host = %host, "notifications go to a webhook");
     }
     engine.notify_to(crate::notify::Notifier::start(notify));
     if let Some(listen) = engine.config().metrics.listen {

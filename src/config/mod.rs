@@ -126,10 +126,13 @@ pub struct MetricsSettings {
 }
 
 /// `[notify]`: a webhook told of purchases, failed deliveries, rollbacks, halts and resumes, and
-/// reloads, when `url` is set. Started once: a change waits for a restart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// reloads, when a URL is set (`url`, `url_env` or `url_file`). Started once: a change waits for a
+/// restart.
+#[derive(Debug, Clone)]
 pub struct NotifySettings {
-    pub url: Option<url::Url>,
+    /// The webhook's URL, checked to be http(s). A secret: Slack and Discord URLs carry the token
+    /// that lets anyone post; never in `Debug`, never logged (only its host is).
+    pub url: Option<SecretString>,
     pub format: crate::notify::Format,
     /// Purchases of one tick go out as one message.
     pub batch: bool,
@@ -138,6 +141,26 @@ pub struct NotifySettings {
     /// Messages waiting to be sent at most; more are dropped (and counted).
     pub queue: usize,
 }
+
+impl NotifySettings {
+    /// The webhook's host, the one part of its URL that may be logged.
+    pub fn host(&self) -> Option<String> {
+        use secrecy::ExposeSecret;
+        let url = url::Url::parse(self.url.as_ref()?.expose_secret()).ok()?;
+        url.host_str().map(str::to_string)
+    }
+}
+
+impl PartialEq for NotifySettings {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret;
+        self.url.as_ref().map(|u| u.expose_secret()) == other.url.as_ref().map(|u| u.expose_secret())
+            && (self.format, self.batch, &self.events, self.queue)
+                == (other.format, other.batch, &other.events, other.queue)
+    }
+}
+
+impl Eq for NotifySettings {}
 
 impl Default for NotifySettings {
     fn default() -> Self {
@@ -491,7 +514,7 @@ mod tests {
 
     #[test]
     fn notify_needs_a_url_a_known_format_and_known_events() {
-        assert_eq!(Config::embedded_default().notify.url, None, "off by default");
+        assert!(Config::embedded_default().notify.url.is_none(), "off by default");
         let c = parse("[notify]\nurl = \"https://hooks.example.com/x\"\nformat = \"discord\"\nbatch = true\nevents = [\"purchase\", \"halt\"]\n").unwrap();
         assert_eq!(c.notify.format, crate::notify::Format::Discord);
         assert!(c.notify.batch);
@@ -506,6 +529,53 @@ mod tests {
         assert!(e.to_string().contains("`purchased` is not an event: purchase, delivery_failed"), "{e}");
         let e = parse("[notify]\nqueue = 0\n").unwrap_err();
         assert_eq!(e.field.as_deref(), Some("notify.queue"), "{e}");
+        // An empty list would silently send nothing.
+        let e = parse("[notify]\nurl = \"http://127.0.0.1:1/\"\nevents = []\n").unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line, e.field.as_deref()),
+            ("skinbot.toml", Some(3), Some("notify.events")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn the_webhook_url_may_come_from_the_environment_or_a_file_and_is_never_shown() {
+        use secrecy::ExposeSecret;
+        const HOOK: &str = "https://hooks.slack.com/services/T0KEN/B0KEN/XyZsecret";
+        let env = Env(HashMap::from([("SLACK_HOOK", HOOK), ("BAD_HOOK", "hooks.slack.com/T0KEN")]));
+        let parse_env = |src: &str| Config::parse(Path::new("skinbot.toml"), src, &env);
+        let c = parse_env("[notify]\nurl_env = \"SLACK_HOOK\"\nformat = \"slack\"\n").unwrap();
+        assert_eq!(c.notify.url.as_ref().unwrap().expose_secret(), HOOK);
+        assert_eq!(c.notify.host().as_deref(), Some("hooks.slack.com"));
+        let shown = format!("{:?}", c.notify);
+        assert!(!shown.contains("T0KEN") && !shown.contains("hooks.slack"), "{shown}");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hook.url"), format!("{HOOK}\n")).unwrap();
+        let cfg = dir.path().join("skinbot.toml");
+        let c = Config::parse(&cfg, "[notify]\nurl_file = \"hook.url\"\n", &env).unwrap();
+        assert_eq!(c.notify.url.as_ref().unwrap().expose_secret(), HOOK, "relative to the config's folder");
+
+        // Errors name file, line and field, and never echo the URL.
+        let e = parse_env("[budget]\nper_day = \"5\"\n[notify]\nurl_env = \"NOT_SET\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(4), Some("notify.url_env")), "{e}");
+        assert!(e.to_string().starts_with("skinbot.toml:4: field `notify.url_env`"), "{e}");
+        let e = parse_env("[notify]\nurl_env = \"BAD_HOOK\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("notify.url_env")), "{e}");
+        assert!(!e.to_string().contains("T0KEN"), "{e}");
+        let e = parse_env(&format!("[notify]\nurl_env = \"{HOOK}\"\n")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("notify.url_env"), "{e}");
+        assert!(!e.to_string().contains("T0KEN"), "a URL pasted in url_env is not echoed: {e}");
+        let e = Config::parse(&cfg, "[notify]\nurl_file = \"missing.url\"\n", &env).unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("notify.url_file")), "{e}");
+        assert!(e.to_string().contains("missing.url"), "{e}");
+        std::fs::write(dir.path().join("bad.url"), "not a url\n").unwrap();
+        let e = Config::parse(&cfg, "[notify]\nurl_file = \"bad.url\"\n", &env).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("notify.url_file"), "{e}");
+        let e = parse_env("[notify]\nurl = \"https://x.example/\"\nurl_env = \"SLACK_HOOK\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("notify.url_env")), "{e}");
+        assert!(e.to_string().contains("give one of"), "{e}");
     }
 
     #[test]

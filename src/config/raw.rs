@@ -54,14 +54,19 @@ pub(crate) struct RawMetrics {
     pub(crate) stale_after_secs: Option<Spanned<u64>>,
 }
 
-/// `[notify]`: the webhook (off unless `url` is set).
+/// `[notify]`: the webhook (off unless `url`, `url_env` or `url_file` is set).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNotify {
+    /// The URL written in the file (fine for a private endpoint; Slack's and Discord's carry a token).
     pub(crate) url: Option<Spanned<String>>,
+    /// Name of the environment variable holding the URL.
+    pub(crate) url_env: Option<Spanned<String>>,
+    /// A file whose first line is the URL.
+    pub(crate) url_file: Option<Spanned<String>>,
     pub(crate) format: Option<Spanned<String>>,
     pub(crate) batch: Option<bool>,
-    pub(crate) events: Option<Vec<Spanned<String>>>,
+    pub(crate) events: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) queue: Option<Spanned<usize>>,
 }
 

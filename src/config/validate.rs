@@ -502,24 +502,73 @@ pub(crate) fn metrics(raw: &RawMetrics, ctx: &Ctx) -> Result<MetricsSettings, Fi
     Ok(MetricsSettings { listen, stale_after })
 }
 
-/// `[notify]`: off unless `url` is an http(s) URL; `format` json (default), slack or discord;
-/// `events` a list of known kinds (default: all).
+/// `[notify]`: off unless a URL is given, by `url` (in the file), `url_env` (an environment
+/// variable's name) or `url_file` (a file whose first line is the URL), at most one of them; the
+/// URL must be http(s). `format` json (default), slack or discord; `events` a non-empty list of
+/// known kinds (default: all).
 pub(crate) fn notify(raw: &RawNotify, ctx: &Ctx) -> Result<NotifySettings, FileError> {
     let mut out = NotifySettings::default();
+    let given: Vec<(&Spanned<String>, &str)> =
+        [(&raw.url, "notify.url"), (&raw.url_env, "notify.url_env"), (&raw.url_file, "notify.url_file")]
+            .into_iter()
+            .filter_map(|(v, f)| v.as_ref().map(|v| (v, f)))
+            .collect();
+    if let [_, (second, field), ..] = given[..] {
+        return Err(ctx.at(second.span(), field, "give one of notify.url, notify.url_env and notify.url_file".into()));
+    }
+    let http = |text: &str| {
+        url::Url::parse(text.trim()).ok().filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+    };
     if let Some(u) = &raw.url {
-        let parsed = url::Url::parse(u.get_ref().trim())
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
-            .ok_or_else(|| ctx.at(u.span(), "notify.url", "is not an http(s) URL".into()))?;
-        out.url = Some(parsed);
+        http(u.get_ref()).ok_or_else(|| ctx.at(u.span(), "notify.url", "is not an http(s) URL".into()))?;
+        out.url = Some(SecretString::from(u.get_ref().trim().to_string()));
+    }
+    if let Some(var) = &raw.url_env {
+        let name = var.get_ref();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            // Not echoed: a user may have pasted the URL itself here.
+            return Err(ctx.at(
+                var.span(),
+                "notify.url_env",
+                "must name an environment variable (A-Z, 0-9 and _), not hold the URL".into(),
+            ));
+        }
+        let value = ctx.env.var(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            ctx.at(var.span(), "notify.url_env", format!("the webhook URL is read from {name}, which is not set"))
+        })?;
+        // The value is not echoed: it is the secret.
+        http(&value).ok_or_else(|| {
+            ctx.at(var.span(), "notify.url_env", format!("the value of {name} is not an http(s) URL"))
+        })?;
+        out.url = Some(SecretString::from(value.trim().to_string()));
+    }
+    if let Some(file) = &raw.url_file {
+        let p = ctx.resolve(file.get_ref());
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| ctx.at(file.span(), "notify.url_file", format!("cannot read {}: {e}", p.display())))?;
+        let first = text.lines().next().unwrap_or("").trim().to_string();
+        if first.is_empty() {
+            return Err(ctx.at(file.span(), "notify.url_file", format!("{} is empty", p.display())));
+        }
+        http(&first).ok_or_else(|| {
+            ctx.at(file.span(), "notify.url_file", format!("the first line of {} is not an http(s) URL", p.display()))
+        })?;
+        out.url = Some(SecretString::from(first));
     }
     if let Some(f) = &raw.format {
         out.format = f.get_ref().parse().map_err(|e: String| ctx.at(f.span(), "notify.format", e))?;
     }
     out.batch = raw.batch.unwrap_or(false);
     if let Some(list) = &raw.events {
+        if list.get_ref().is_empty() {
+            return Err(ctx.at(
+                list.span(),
+                "notify.events",
+                "is empty, which would send nothing: list the events to send, or leave it out for all of them".into(),
+            ));
+        }
         let mut kinds = Vec::new();
-        for e in list {
+        for e in list.get_ref() {
             let kind = e.get_ref().parse().map_err(|m: String| ctx.at(e.span(), "notify.events", m))?;
             if !kinds.contains(&kind) {
                 kinds.push(kind);

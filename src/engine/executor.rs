@@ -248,30 +248,11 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
         Some(d) => d.max(intent.max_price),
         None => report.item_price.max(intent.max_price),
     };
-    engine.stats.bought.fetch_add(1, Ordering::Relaxed);
-    engine.stats.metrics.order("bought");
-    engine.stats.metrics.spent(counted);
-    let mut told = note(intent, report.buy_id, counted, None);
-    told.simulated = engine.config().dry_run;
-    engine.notifier().purchase(engine.clock.now(), told);
-    engine.note_debit(counted);
     let reported = report.debited.map_or_else(|| "no debit".to_string(), |d| format!("debited {d}"));
     let mut detail = format!("bought ({source}): buy_id {}, {reported}", report.buy_id);
-    if disagreements.is_empty() {
-        tracing::info!(
-            custom_id = %intent.custom_id, buy_id = %report.buy_id, item = %intent.name, strategy = %intent.strategy,
-            "bought for {counted}"
-        );
-    } else {
-        let what = disagreements.join("; ");
+    let what = disagreements.join("; ");
+    if !disagreements.is_empty() {
         detail = format!("{detail}; DISAGREES with the order: {what}; counted as {counted}");
-        tracing::error!(
-            custom_id = %intent.custom_id, buy_id = %report.buy_id, item = %intent.name,
-            "the exchange's purchase disagrees with the order: {what}; counted against the budget as {counted}"
-        );
-        if engine.config().halt.on_disagreement {
-            engine.halt("disagreement", format!("purchase {} disagrees with its order: {what}", intent.custom_id));
-        }
     }
     let state = PurchaseState::Bought {
         buy_id: report.buy_id,
@@ -280,7 +261,47 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
         offer: report.offer.clone(),
         tradeofferid: report.tradeofferid.clone(),
     };
-    transition(engine, intent, state, detail);
+    // Counted, told and logged only once the ledger holds it, and only the first time: a result
+    // recorded again (reconciliation after a failed write, the buy's answer and market_getinfo
+    // both) changes nothing.
+    let (newly, unrecorded) = match engine.ledger.apply(&intent.custom_id, state, engine.clock.now(), &detail) {
+        Ok(t) => (t.before.is_some_and(|before| !matches!(before, PurchaseState::Bought { .. })), false),
+        Err(e) => {
+            // The record stays open; reconciliation will ask the exchange about it and record it then.
+            tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
+            (false, true)
+        }
+    };
+    // A disagreement halts even when it could not be recorded (it is money at stake).
+    if !disagreements.is_empty() && (newly || unrecorded) {
+        tracing::error!(
+            custom_id = %intent.custom_id, buy_id = %report.buy_id, item = %intent.name,
+            "the exchange's purchase disagrees with the order: {what}; counted against the budget as {counted}"
+        );
+        if engine.config().halt.on_disagreement {
+            engine.halt("disagreement", format!("purchase {} disagrees with its order: {what}", intent.custom_id));
+        }
+    }
+    if !newly {
+        return;
+    }
+    engine.stats.bought.fetch_add(1, Ordering::Relaxed);
+    engine.note_debit(counted);
+    let simulated = engine.config().dry_run;
+    if !simulated {
+        // A dry run's simulated fills stay out of the money metrics (see the README).
+        engine.stats.metrics.order("bought");
+        engine.stats.metrics.spent(counted);
+    }
+    let mut told = note(intent, report.buy_id, counted, None);
+    told.simulated = simulated;
+    engine.notifier().purchase(engine.clock.now(), told);
+    if disagreements.is_empty() {
+        tracing::info!(
+            custom_id = %intent.custom_id, buy_id = %report.buy_id, item = %intent.name, strategy = %intent.strategy,
+            "bought for {counted}"
+        );
+    }
 }
 
 /// The exchange refused a buy: released only for a documented "nothing was bought" answer; anything
@@ -294,22 +315,25 @@ fn refused(engine: &Engine, intent: &Intent, code: i64, message: &str) {
 
 /// Nothing was bought: the reservation goes back.
 fn released(engine: &Engine, intent: &Intent, code: i64, message: &str) {
-    engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
-    engine.stats.metrics.order("not_bought");
-    tracing::info!(custom_id = %intent.custom_id, item = %intent.name, "not bought: {code} {message}");
-    transition(
+    let applied = transition(
         engine,
         intent,
         PurchaseState::NotBought { code, reason: message.to_string() },
         format!("rejected: {code} {message}; reservation of {} released", intent.max_price),
     );
+    if applied {
+        engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
+        engine.stats.metrics.order("not_bought");
+        tracing::info!(custom_id = %intent.custom_id, item = %intent.name, "not bought: {code} {message}");
+    }
 }
 
 fn unknown(engine: &Engine, intent: &Intent, reason: String) {
-    engine.stats.unknown.fetch_add(1, Ordering::Relaxed);
-    engine.stats.metrics.order("unknown");
-    tracing::warn!(custom_id = %intent.custom_id, item = %intent.name, "outcome unknown: {reason}; will resolve with market_getinfo");
-    transition(engine, intent, PurchaseState::Unknown { reason: reason.clone() }, reason);
+    if transition(engine, intent, PurchaseState::Unknown { reason: reason.clone() }, reason.clone()) {
+        engine.stats.unknown.fetch_add(1, Ordering::Relaxed);
+        engine.stats.metrics.order("unknown");
+        tracing::warn!(custom_id = %intent.custom_id, item = %intent.name, "outcome unknown: {reason}; will resolve with market_getinfo");
+    }
 }
 
 fn record_error(engine: &Engine, intent: &Intent, e: &ExchangeError) {
@@ -348,10 +372,15 @@ pub(super) fn note(
     }
 }
 
-fn transition(engine: &Engine, intent: &Intent, state: PurchaseState, detail: String) {
+/// Records `state`; whether it applied (metrics count only what the ledger holds, once).
+fn transition(engine: &Engine, intent: &Intent, state: PurchaseState, detail: String) -> bool {
     let now = engine.clock.now();
-    if let Err(e) = engine.ledger.transition(&intent.custom_id, state, now, &detail) {
-        // The record stays open (pending); reconciliation will ask the exchange about it.
-        tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
+    match engine.ledger.apply(&intent.custom_id, state, now, &detail) {
+        Ok(t) => t.before.is_some(),
+        Err(e) => {
+            // The record stays open (pending); reconciliation will ask the exchange about it.
+            tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
+            false
+        }
     }
 }

@@ -137,12 +137,16 @@ pub struct Engine {
     events: events::Link,
     /// The webhook (set by `skinbot run` when `[notify] url` is; a disabled one otherwise).
     notifier: std::sync::OnceLock<crate::notify::Notifier>,
+    /// A digest of the strategy files in force (their paths and text), to tell a reload whether
+    /// they changed whatever else changed with them.
+    strategy_digest: Mutex<String>,
 }
 
 impl Engine {
     pub fn new(config: Arc<Config>, strategies: Vec<Strategy>, deps: Deps) -> Arc<Engine> {
         let stats = Stats::default();
         stats.metrics.started(deps.clock.now());
+        let strategy_digest = Mutex::new(reload::combined_hash("", &strategies));
         Arc::new(Engine {
             live: std::sync::RwLock::new((config, Arc::new(strategies))),
             client: deps.client.with_metrics(Arc::clone(&stats.metrics)),
@@ -158,6 +162,7 @@ impl Engine {
             stats,
             events: events::Link::default(),
             notifier: std::sync::OnceLock::new(),
+            strategy_digest,
         })
     }
 
@@ -192,7 +197,14 @@ impl Engine {
         let old_strategies = self.strategies();
         let names =
             |s: &[Strategy]| s.iter().map(|s| format!("{} ({} rules)", s.name, s.rules.len())).collect::<Vec<_>>();
-        let strategies_changed = old.hash != config.hash && changed.is_empty() && notes.is_empty();
+        // The strategy files themselves, not the combined hash: an edit saved together with a
+        // setting change (restart-only or not) is still reported.
+        let strategies_changed = {
+            let digest = reload::combined_hash("", &strategies);
+            let mut held = self.strategy_digest.lock().unwrap_or_else(|p| p.into_inner());
+            let was = std::mem::replace(&mut *held, digest);
+            was != *held
+        };
         if names(&old_strategies) != names(&strategies) {
             tracing::info!("strategies now: {}", names(&strategies).join(", "));
         } else if strategies_changed {
@@ -252,12 +264,16 @@ impl Engine {
         m.encode()
     }
 
-    /// `Ok(what is fine)` while ticks succeed; `Err(why not)` when halted, or when the last
-    /// successful tick (or the start, before the first) is older than `[metrics] stale_after_secs`
-    /// (default three price-list intervals, at least 30 s).
+    /// `Ok(what is fine)` while ticks succeed; `Err(why not)` when halted, while paused (the
+    /// exchange says it is down), or when the last successful tick (or the start, before the first)
+    /// is older than `[metrics] stale_after_secs` (default three price-list intervals, at least
+    /// 30 s). A tick that cannot convert the limits to USD (no or stale rates) is not successful.
     pub fn health(&self) -> Result<String, String> {
         if let Some(why) = self.halted() {
             return Err(format!("halted: {why}"));
+        }
+        if let Some(why) = self.shared().brakes_paused() {
+            return Err(format!("paused: {why}"));
         }
         let config = self.config();
         let bound = config.metrics.stale_after(&config.schedule, self.clock.now());

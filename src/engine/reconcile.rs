@@ -177,12 +177,15 @@ fn late_purchases(engine: &Engine, history: &[PurchaseInfo]) {
 
 fn release(engine: &Engine, r: &PurchaseRecord, now: chrono::DateTime<chrono::Utc>, reason: String) {
     let cid = r.intent.custom_id.as_str();
-    engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
-    engine.stats.metrics.order("not_bought");
-    tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
     let state = PurchaseState::NotBought { code: 0, reason: reason.clone() };
-    if let Err(e) = engine.ledger.transition(&r.intent.custom_id, state, now, &reason) {
-        tracing::error!(custom_id = cid, error = %e, "cannot record the resolution");
+    match engine.ledger.apply(&r.intent.custom_id, state, now, &reason) {
+        Ok(t) if t.before.is_some() => {
+            engine.stats.not_bought.fetch_add(1, Ordering::Relaxed);
+            engine.stats.metrics.order("not_bought");
+            tracing::info!(custom_id = cid, "{reason}; reservation of {} released", r.intent.max_price);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(custom_id = cid, error = %e, "cannot record the resolution"),
     }
 }
 
@@ -267,6 +270,13 @@ pub(super) struct OfferNews<'a> {
 /// Returns whether the ledger changed.
 pub(super) fn record_offer(engine: &Engine, cid: &CustomId, news: &OfferNews<'_>, via: Option<&str>) -> bool {
     let Ok(Some(rec)) = engine.ledger.get(cid) else { return false };
+    apply_offer(engine, &rec, news, via)
+}
+
+/// [`record_offer`] against `rec` as read: the record may have moved on since (a websocket event
+/// and a poll with the same news); what counts is what the ledger's transaction applies.
+fn apply_offer(engine: &Engine, rec: &PurchaseRecord, news: &OfferNews<'_>, via: Option<&str>) -> bool {
+    let cid = &rec.intent.custom_id;
     let (debited, item_id, offer) = match &rec.state {
         PurchaseState::Bought { debited, item_id, offer, .. } => (*debited, *item_id, offer),
         _ => return false,
@@ -288,14 +298,21 @@ pub(super) fn record_offer(engine: &Engine, cid: &CustomId, news: &OfferNews<'_>
     if let Some(via) = via {
         detail.push_str(&format!(", by {via}"));
     }
-    tracing::info!(custom_id = %cid, item = %rec.intent.name, "{detail}");
-    match engine.ledger.transition(cid, state, engine.clock.now(), &detail) {
-        Ok(_) => {
-            if news.offer.is_final() && !offer.is_final() {
+    match engine.ledger.apply(cid, state, engine.clock.now(), &detail) {
+        // Someone else recorded this news first: nothing to count or tell.
+        Ok(t) if t.before.is_none() => false,
+        Ok(t) => {
+            tracing::info!(custom_id = %cid, item = %rec.intent.name, "{detail}");
+            // The state the transaction left, not the one read before it.
+            let was = match t.before {
+                Some(PurchaseState::Bought { offer, .. }) => offer,
+                _ => offer.clone(),
+            };
+            if news.offer.is_final() && !was.is_final() {
                 engine.recipient_failed(rec.recipient.as_deref(), news.offer);
                 engine.delivery_ended(news.offer);
             }
-            offer_failed(engine, &rec, news, debited);
+            offer_failed(engine, rec, &was, news, debited);
             true
         }
         Err(e) => {
@@ -308,16 +325,117 @@ pub(super) fn record_offer(engine: &Engine, cid: &CustomId, news: &OfferNews<'_>
 /// A bought item's offer that just failed: a delivery that failed (its debit is refunded by the
 /// exchange, and counted so) or a rollback after acceptance (not assumed refunded, as in `ledger
 /// summary`); both go to the webhook.
-fn offer_failed(engine: &Engine, rec: &PurchaseRecord, news: &OfferNews<'_>, debited: crate::domain::Usd) {
-    let was_failed = matches!(&rec.state, PurchaseState::Bought { offer, .. } if offer.is_failure());
-    if was_failed || !news.offer.is_failure() {
+fn offer_failed(
+    engine: &Engine,
+    rec: &PurchaseRecord,
+    was: &OfferStatus,
+    news: &OfferNews<'_>,
+    debited: crate::domain::Usd,
+) {
+    if was.is_failure() || !news.offer.is_failure() {
         return;
     }
     let rollback = matches!(news.offer, OfferStatus::RollbackUser | OfferStatus::RollbackSupplier);
-    if !rollback {
+    if !rollback && !engine.config().dry_run {
         engine.stats.metrics.refunded(debited);
     }
     let note = super::executor::note(&rec.intent, news.buy_id, debited, rec.recipient.clone());
     let event = crate::notify::Event::offer_failed(engine.clock.now(), note, news.offer.as_str(), rollback);
     engine.notifier().send(event);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rust_decimal_macros::dec;
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::config::{Config, NotifySettings};
+    use crate::domain::{Candidate, Game, Intent, Rates, Usd};
+    use crate::engine::executor::{record_bought, Report};
+    use crate::engine::{clock::TokioClock, Deps};
+    use crate::exchange::{Client, ClientConfig};
+    use crate::ledger::Ledger;
+    use crate::notify::{EventKind, Notifier};
+
+    /// An engine that never reaches an exchange (nothing here calls it), with a webhook queue the
+    /// test reads, and one recorded order.
+    fn engine_with_order() -> (Arc<Engine>, tokio::sync::mpsc::Receiver<crate::notify::Event>, PurchaseRecord) {
+        let cc = ClientConfig::new("http://127.0.0.1:9/api.php", "1", SecretString::from("s".to_string()));
+        let ledger = Ledger::temporary().unwrap();
+        let deps = Deps { client: Client::new(cc).unwrap(), ledger, clock: Arc::new(TokioClock::new()) };
+        let engine = Engine::new(Arc::new(Config::embedded_default()), Vec::new(), deps);
+        let url = SecretString::from("http://127.0.0.1:9/".to_string());
+        let settings = NotifySettings { url: Some(url), ..NotifySettings::default() };
+        let (notifier, rx) = Notifier::with_queue(&settings, std::time::Duration::from_secs(3600));
+        engine.notify_to(notifier);
+        let now = engine.clock.now();
+        let intent = Intent {
+            custom_id: engine.ledger.next_custom_id(now).unwrap(),
+            candidate: Candidate {
+                strategy: "s".into(),
+                rule: "r".into(),
+                priority: 0,
+                game: Game::Cs2,
+                name: "Recoil Case".into(),
+                item_id: Some(ItemId::new(77)),
+                price_seen: Usd::new(dec!(0.42)),
+                max_price: Usd::new(dec!(0.50)),
+            },
+        };
+        let record = PurchaseRecord::new(intent, now, Rates::new(), "cfg".into());
+        engine.ledger.record_intents(std::slice::from_ref(&record)).unwrap();
+        (engine, rx, record)
+    }
+
+    fn scraped(engine: &Engine, line: &str) -> Option<String> {
+        engine.stats.metrics.encode().lines().find_map(|l| l.strip_prefix(line).map(|v| v.trim().to_string()))
+    }
+
+    fn report(offer: OfferStatus) -> Report {
+        Report {
+            buy_id: BuyId::new(9),
+            item_id: ItemId::new(77),
+            item_price: Usd::new(dec!(0.42)),
+            debited: Some(Usd::new(dec!(0.42))),
+            offer,
+            tradeofferid: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_purchase_recorded_twice_is_counted_and_told_once() {
+        let (engine, mut rx, record) = engine_with_order();
+        // The buy's answer, then market_getinfo with the same purchase (or the same answer recorded
+        // again after a failed write).
+        record_bought(&engine, &record.intent, &report(OfferStatus::CreatingTrade), "the buy's answer");
+        record_bought(&engine, &record.intent, &report(OfferStatus::CreatingTrade), "market_getinfo");
+        assert_eq!(scraped(&engine, "skinbot_orders_total{outcome=\"bought\"} ").as_deref(), Some("1"));
+        assert_eq!(scraped(&engine, "skinbot_spent_total{currency=\"USD\"} ").as_deref(), Some("0.42"));
+        assert_eq!(rx.try_recv().unwrap().event, EventKind::Purchase);
+        assert!(rx.try_recv().is_err(), "one purchase message");
+    }
+
+    #[tokio::test]
+    async fn a_failed_delivery_heard_by_websocket_and_poll_together_is_refunded_and_told_once() {
+        let (engine, mut rx, record) = engine_with_order();
+        record_bought(&engine, &record.intent, &report(OfferStatus::CreatingTrade), "the buy's answer");
+        assert_eq!(rx.try_recv().unwrap().event, EventKind::Purchase);
+        // Both read the record before either wrote: the same news applied twice to the same read.
+        let read = engine.ledger.get(&record.intent.custom_id).unwrap().unwrap();
+        let news = OfferNews {
+            buy_id: BuyId::new(9),
+            item_id: None,
+            offer: &OfferStatus::Canceled,
+            tradeofferid: None,
+            error_reason: None,
+        };
+        assert!(apply_offer(&engine, &read, &news, Some("websocket")));
+        assert!(!apply_offer(&engine, &read, &news, None), "the poll's copy changes nothing");
+        assert_eq!(scraped(&engine, "skinbot_refunded_total{currency=\"USD\"} ").as_deref(), Some("0.42"));
+        assert_eq!(rx.try_recv().unwrap().event, EventKind::DeliveryFailed);
+        assert!(rx.try_recv().is_err(), "one delivery_failed message");
+    }
 }

@@ -113,7 +113,9 @@ impl Engine {
         }
     }
 
-    /// Whether the game's price list was read and a decision reached (for `/health`).
+    /// Whether the game's price list was read and a decision reached (for `/health`); not when the
+    /// limits cannot be converted to USD (no or stale rates). Halted or paused it is: `/health`
+    /// says so itself.
     async fn tick_game(&self, game: Game) -> bool {
         // One configuration for the whole round, even if a reload lands meanwhile.
         let (config, strategies) = self.live();
@@ -222,7 +224,8 @@ impl Engine {
                 }
                 let why = stale.map(|w| format!(" ({w})")).unwrap_or_default();
                 tracing::warn!("no order this tick: cannot convert a limit to USD: {e}{why}");
-                return true;
+                // Nothing can be bought: not a successful tick (`/health` turns stale).
+                return false;
             }
         };
         if let Some(why) = self.hold_back() {

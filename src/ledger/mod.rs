@@ -51,6 +51,16 @@ const META_LAST_RATES: &str = "rates.last";
 /// Last recorded price per item, filled lazily from the `prices` tree; `None` = known to have none.
 type PriceCache = HashMap<Game, HashMap<String, Option<(u64, Usd)>>>;
 
+/// What [`Ledger::apply`] did to one purchase.
+#[derive(Debug, Clone)]
+pub struct Transitioned {
+    /// The record as it stands now.
+    pub record: PurchaseRecord,
+    /// The state it left, when the transition applied; `None` when the record already was in that
+    /// state (nothing was written).
+    pub before: Option<PurchaseState>,
+}
+
 /// A handle on the ledger. Cloning is cheap and every clone sees the same data.
 #[derive(Clone)]
 pub struct Ledger {
@@ -370,8 +380,21 @@ impl Ledger {
         at: DateTime<Utc>,
         detail: &str,
     ) -> Result<PurchaseRecord, LedgerError> {
-        let mut records = self.transition_all(std::slice::from_ref(id), &state, at, detail)?;
-        records.pop().ok_or_else(|| LedgerError::NotFound { custom_id: id.clone() })
+        self.apply(id, state, at, detail).map(|t| t.record)
+    }
+
+    /// [`Ledger::transition`], telling whether it applied and from which state: what the engine
+    /// counts and notifies by, so an outcome delivered twice (a websocket event and a poll, a result
+    /// recorded again after a failed write) is counted once.
+    pub fn apply(
+        &self,
+        id: &CustomId,
+        state: PurchaseState,
+        at: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<Transitioned, LedgerError> {
+        let mut out = self.transition_inner(std::slice::from_ref(id), &state, at, detail)?;
+        out.pop().ok_or_else(|| LedgerError::NotFound { custom_id: id.clone() })
     }
 
     /// Moves every purchase in `ids` to `state` in one transaction (all or none), flushed once: how a
@@ -383,6 +406,16 @@ impl Ledger {
         at: DateTime<Utc>,
         detail: &str,
     ) -> Result<Vec<PurchaseRecord>, LedgerError> {
+        Ok(self.transition_inner(ids, state, at, detail)?.into_iter().map(|t| t.record).collect())
+    }
+
+    fn transition_inner(
+        &self,
+        ids: &[CustomId],
+        state: &PurchaseState,
+        at: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<Vec<Transitioned>, LedgerError> {
         let (records, changed) = (&self.purchases, &self.open, &self.events, &self.meta)
             .transaction(|(purchases, open, events, meta)| {
                 let abort = |e| Err(ConflictableTransactionError::Abort(e));
@@ -400,11 +433,12 @@ impl Ledger {
                     match check_transition(&record, state) {
                         Err(e) => return abort(e),
                         Ok(Change::NoOp) => {
-                            out.push(record);
+                            out.push(Transitioned { record, before: None });
                             continue;
                         }
                         Ok(Change::Apply) => {}
                     }
+                    let before = record.state.clone();
                     record.transition(state.clone(), at, detail);
                     let json = match serde_json::to_vec(&record) {
                         Ok(j) => j,
@@ -424,7 +458,7 @@ impl Ledger {
                     }
                     log.append(at, EventKind::Transition, detail, &record)?;
                     changed = true;
-                    out.push(record);
+                    out.push(Transitioned { record, before: Some(before) });
                 }
                 log.finish()?;
                 Ok((out, changed))

@@ -7,25 +7,35 @@
 //! Counters and gauges are updated where things happen; open purchases by state and the halt
 //! are read when scraped.
 //!
-//! Money: the Prometheus format carries numbers as 64-bit floats. Amounts stay `Decimal` everywhere
-//! else and are converted only here, at the export edge ([`to_f64`]), with the currency as a
-//! label; a sum of float increments may differ from the ledger's exact sum in the last cents of
-//! very large totals. The ledger is the record of money; these are for graphs and alerts.
+//! Money: the Prometheus format carries numbers as 64-bit floats. `skinbot_spent_total` and
+//! `skinbot_refunded_total` are kept as exact `Decimal` running totals (a custom collector,
+//! [`MoneyTotals`]) and converted to a float once per scrape, with the currency as a label: still
+//! counters, and the scraped value is the exact total rounded once (no float drift from summing
+//! increments). The ledger is the record of money; these are for graphs and alerts.
+//!
+//! A dry run's simulated fills are not counted in `skinbot_orders_total{outcome="bought"}` nor in
+//! `skinbot_spent_total` (nor their failed offers in `skinbot_refunded_total`): nothing was bought
+//! or debited. Its ledger (`ledger-dry-run`) and `skinbot ledger summary` show them.
 
 pub mod server;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 
 use crate::domain::Usd;
 use crate::exchange::ExchangeError;
@@ -89,8 +99,7 @@ type Since = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 pub struct Metrics {
     registry: Registry,
     orders: Family<OutcomeLabel, Counter>,
-    spent: Family<CurrencyLabel, Counter<f64, AtomicU64>>,
-    refunded: Family<CurrencyLabel, Counter<f64, AtomicU64>>,
+    money: Arc<MoneyTotals>,
     api_latency: Family<MethodLabel, Histogram>,
     api_errors: Family<ErrorLabel, Counter>,
     limiter_waits: Family<PriorityLabel, Counter>,
@@ -127,8 +136,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("skinbot");
         let m = Metrics {
             orders: Family::default(),
-            spent: Family::default(),
-            refunded: Family::default(),
+            money: Arc::default(),
             api_latency: Family::new_with_constructor(latency_histogram),
             api_errors: Family::default(),
             limiter_waits: Family::default(),
@@ -146,8 +154,7 @@ impl Metrics {
             "Orders by recorded outcome (bought, not_bought, unknown; an unknown outcome resolved later counts again under its resolution)",
             m.orders.clone(),
         );
-        registry.register("spent", "Debits of purchases, by currency", m.spent.clone());
-        registry.register("refunded", "Debits of offers that failed before delivery, by currency", m.refunded.clone());
+        registry.register_collector(Box::new(Arc::clone(&m.money)));
         registry.register_with_unit(
             "api_request_duration",
             "Exchange API call latency (after the rate limiter), by method",
@@ -186,12 +193,12 @@ impl Metrics {
 
     /// A purchase's debit (the exchange debits USD).
     pub(crate) fn spent(&self, amount: Usd) {
-        self.spent.get_or_create(&CurrencyLabel { currency: "USD" }).inc_by(to_f64(amount));
+        MoneyTotals::add(&self.money.spent, amount);
     }
 
     /// A failed offer's debit, which the exchange returns.
     pub(crate) fn refunded(&self, amount: Usd) {
-        self.refunded.get_or_create(&CurrencyLabel { currency: "USD" }).inc_by(to_f64(amount));
+        MoneyTotals::add(&self.money.refunded, amount);
     }
 
     /// One API call: its latency, and its error code if it failed.
@@ -261,9 +268,39 @@ impl Metrics {
     }
 }
 
-/// The export edge: a USD amount as the float the format carries.
-fn to_f64(amount: Usd) -> f64 {
-    amount.amount().to_f64().unwrap_or(0.0)
+/// Exact running totals of money by currency (the exchange debits USD), encoded as counters when
+/// scraped: the one place an amount becomes a float.
+#[derive(Debug, Default)]
+struct MoneyTotals {
+    spent: Mutex<BTreeMap<&'static str, Decimal>>,
+    refunded: Mutex<BTreeMap<&'static str, Decimal>>,
+}
+
+impl MoneyTotals {
+    fn add(totals: &Mutex<BTreeMap<&'static str, Decimal>>, amount: Usd) {
+        let mut t = totals.lock().unwrap_or_else(|p| p.into_inner());
+        let sum = t.entry("USD").or_default();
+        *sum = sum.saturating_add(amount.amount());
+    }
+}
+
+impl Collector for MoneyTotals {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let families = [
+            ("spent", "Debits of purchases, by currency", &self.spent),
+            ("refunded", "Debits of offers that failed before delivery, by currency", &self.refunded),
+        ];
+        for (name, help, totals) in families {
+            let totals = totals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (currency, total) in totals {
+                let label = CurrencyLabel { currency };
+                // The export edge: the exact total as the float the format carries.
+                ConstCounter::new(total.to_f64().unwrap_or(0.0)).encode(family.encode_family(&label)?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An error's `code` label: the exchange's own code when it answered one, else what happened.
@@ -284,6 +321,21 @@ mod tests {
     use rust_decimal_macros::dec;
 
     #[test]
+    fn money_totals_are_summed_exactly_and_converted_once() {
+        let m = Metrics::new();
+        // Ten thousand debits of 0.10 USD: a float sum drifts (1000.0000000001588), the Decimal one
+        // does not.
+        for _ in 0..10_000 {
+            m.spent(Usd::new(dec!(0.10)));
+        }
+        m.refunded(Usd::new(dec!(0.10)));
+        m.refunded(Usd::new(dec!(0.20)));
+        let text = m.encode();
+        assert!(text.lines().any(|l| l == "skinbot_spent_total{currency=\"USD\"} 1000.0"), "{text}");
+        assert!(text.lines().any(|l| l == "skinbot_refunded_total{currency=\"USD\"} 0.3"), "{text}");
+    }
+
+    #[test]
     fn every_documented_name_is_in_the_exposition() {
         let m = Metrics::new();
         m.order("bought");
@@ -301,6 +353,7 @@ mod tests {
             assert!(text.contains(&format!("\n{name}")), "{name} missing:\n{text}");
         }
         assert!(text.contains("skinbot_spent_total{currency=\"USD\"} 1.25"), "{text}");
+        assert!(text.contains("# TYPE skinbot_spent counter"), "{text}");
         assert!(text.contains("skinbot_api_errors_total{method=\"balance\",code=\"-7\"} 1"), "{text}");
     }
 }
