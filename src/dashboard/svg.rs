@@ -26,12 +26,31 @@ fn px(d: Decimal) -> f64 {
 struct Axis {
     lo: Decimal,
     hi: Decimal,
+    step: Decimal,
+}
+
+/// The smallest of 1, 2, 5 × 10ⁿ (n ≥ −2) at or above `raw`.
+fn round_step(raw: Decimal) -> Decimal {
+    let ten = Decimal::TEN;
+    let mut p = Decimal::ONE;
+    while p * ten <= raw {
+        p *= ten;
+    }
+    while p > raw && p > Decimal::new(1, 2) {
+        p /= ten;
+    }
+    [1, 2, 5, 10].into_iter().map(|m| p * Decimal::from(m)).find(|s| *s >= raw).unwrap_or(p * ten)
 }
 
 impl Axis {
+    /// Widened to whole multiples of a round step (1, 2 or 5 × 10ⁿ, at least 0.01), so the labels
+    /// read 0, 100, 200 rather than 0, 183.33, 366.67.
     fn new(lo: Decimal, hi: Decimal) -> Axis {
         let hi = if hi <= lo { lo + Decimal::ONE } else { hi };
-        Axis { lo, hi }
+        let step = round_step((hi - lo) / Decimal::from(4));
+        let lo = (lo / step).floor() * step;
+        let hi = (hi / step).ceil() * step;
+        Axis { lo, hi, step }
     }
 
     fn y(&self, v: Decimal) -> f64 {
@@ -39,11 +58,15 @@ impl Axis {
         TOP + (H - TOP - BOTTOM) * (1.0 - (px(v - self.lo) / span).clamp(0.0, 1.0))
     }
 
-    /// Four labelled lines, bottom to top.
+    /// A labelled line at every step, bottom to top.
     fn ticks(&self) -> Vec<Decimal> {
-        (0..=3)
-            .map(|i| (self.lo + (self.hi - self.lo) * Decimal::from(i) / Decimal::from(3)).round_dp(2).normalize())
-            .collect()
+        let mut ticks = Vec::new();
+        let mut t = self.lo;
+        while t <= self.hi && ticks.len() < 12 {
+            ticks.push(t.normalize());
+            t += self.step;
+        }
+        ticks
     }
 }
 
@@ -212,6 +235,27 @@ pub(crate) fn timeline(events: &[(DateTime<Utc>, String)]) -> Markup {
                 }
                 text x=(format!("{x:.1}")) y=(if i % 2 == 0 { 16.0 } else { 54.0 }) text-anchor="middle" font-size="11" fill="#333" { (label) }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn an_axis_is_labelled_at_round_steps_that_cover_its_values() {
+        let money = Axis::new(dec!(0), dec!(550));
+        assert_eq!(money.ticks(), vec![dec!(0), dec!(200), dec!(400), dec!(600)]);
+        let counts = Axis::new(dec!(0), dec!(5.5));
+        assert_eq!(counts.ticks(), vec![dec!(0), dec!(2), dec!(4), dec!(6)]);
+        let prices = Axis::new(dec!(3.81), dec!(4.37));
+        assert_eq!(prices.ticks(), vec![dec!(3.8), dec!(4), dec!(4.2), dec!(4.4)]);
+        let cents = Axis::new(dec!(0), dec!(0.01));
+        assert_eq!(cents.ticks(), vec![dec!(0), dec!(0.01)]);
+        for axis in [money, counts, prices, cents] {
+            assert!(axis.y(axis.lo) > axis.y(axis.hi), "bottom to top");
         }
     }
 }
