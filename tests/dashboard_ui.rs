@@ -130,6 +130,31 @@ async fn without_the_token_every_page_is_401_and_the_token_becomes_a_cookie() {
     assert_eq!((h.by.as_str(), h.reason.as_str()), ("dashboard", "forged"));
 }
 
+/// Each open live feed holds a connection: beyond 16 at once the dashboard answers 503, so a
+/// browser's few connections per host are never all held by feeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_feeds_are_capped_so_a_connection_stays_free() {
+    let bot = bot().await;
+    let http = reqwest::Client::new();
+    let token = bot.dashboard.url_with_token().rsplit('=').next().unwrap().to_string();
+    let feed = || http.get(format!("{}/events", bot.base())).header("x-skinbot-token", &token).send();
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        let resp = feed().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        open.push(resp);
+    }
+    let refused = feed().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.text().await.unwrap().contains("live feeds are open already"));
+    // The page and its POSTs still answer.
+    let page = http.get(format!("{}/frag/now", bot.base())).header("x-skinbot-token", &token).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    // A closed feed frees its place.
+    drop(open.pop());
+    until("a feed's place to be freed", || async { (feed().await.unwrap().status() == 200).then_some(()) }).await;
+}
+
 /// chromedriver on a free port, and a headless Chromium session with a fresh profile; `None` (the
 /// test is skipped) when Debian's chromium-driver is not installed, except under CI.
 async fn browser() -> Option<(tokio::process::Child, Client, tempfile::TempDir)> {
@@ -320,6 +345,25 @@ async fn in_browser(c: &Client) {
     assert!(text(c, "#purchase-table").await.contains(LIVE_NAME));
     let same = c.execute("return window.__same_page;", vec![]).await.unwrap();
     assert_eq!(same, serde_json::json!(42), "the page was reloaded");
+
+    // A hidden tab gives its live feed's connection back (a browser has 6 per host and port across
+    // tabs); shown again, it reopens the feed and loads every section.
+    let visibility = |state: &str| {
+        format!(
+            "Object.defineProperty(document, 'visibilityState', {{ value: '{state}', configurable: true }}); \
+             document.dispatchEvent(new Event('visibilitychange')); return null;"
+        )
+    };
+    c.execute(&visibility("hidden"), vec![]).await.unwrap();
+    assert_eq!(attr(c, "body", "data-live").await.as_deref(), Some("closed"));
+    assert!(text(c, "#live").await.contains("hidden"));
+    let loads: u64 = attr(c, "body", "data-loads").await.unwrap_or_default().parse().unwrap_or(0);
+    c.execute(&visibility("visible"), vec![]).await.unwrap();
+    until("the live feed again, and every section loaded", || async {
+        let now: u64 = attr(c, "body", "data-loads").await.unwrap_or_default().parse().unwrap_or(0);
+        (attr(c, "body", "data-live").await.as_deref() == Some("open") && now >= loads + 4).then_some(())
+    })
+    .await;
 
     // Halt from the page: the next tick fetches prices but sends no order.
     c.find(Locator::Css("#halt-reason")).await.unwrap().send_keys("checking from the browser").await.unwrap();

@@ -44,6 +44,10 @@ use crate::net::ConnLimits;
 
 const COOKIE: &str = "skinbot_dashboard";
 const CSRF_HEADER: &str = "x-csrf-token";
+/// At most this many live feeds (`/events`) at once; more are answered 503. A browser allows 6
+/// connections per host and port across its tabs, and each open feed holds one, so the page closes
+/// its feed while its tab is hidden; the cap keeps a runaway client from holding the rest.
+const MAX_EVENT_STREAMS: usize = 16;
 /// How often the live feed checks the ledger and the status for changes (one key read each).
 const CHANGE_CHECK: Duration = Duration::from_millis(400);
 
@@ -124,6 +128,7 @@ pub async fn serve(
         source,
         rows: Mutex::new(None),
         live: live.clone(),
+        streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
         shutdown: shutdown.clone(),
     }));
     tokio::spawn(watch_changes(app.clone(), shutdown.clone()));
@@ -179,6 +184,8 @@ struct Inner {
     rows: Mutex<Option<RowCache>>,
     /// `purchases`, `halt` or `status`: what changed.
     live: broadcast::Sender<&'static str>,
+    /// One permit per open live feed ([`MAX_EVENT_STREAMS`]).
+    streams: Arc<tokio::sync::Semaphore>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -485,24 +492,37 @@ async fn brake(app: &App, headers: &HeaderMap, csrf: &str, halted: bool, reason:
 }
 
 /// The live feed: one event per change (`purchases`, `halt`, `status`); the page fetches the
-/// sections it concerns again. Ends when the dashboard stops.
-async fn events(
-    State(app): State<App>,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+/// sections it concerns again. Ends when the dashboard stops. Beyond [`MAX_EVENT_STREAMS`] open
+/// feeds: 503 (the page's `EventSource` gives up; the page still works, without live updates).
+async fn events(State(app): State<App>) -> Response {
+    let Ok(permit) = Arc::clone(&app.0.streams).try_acquire_owned() else {
+        tracing::warn!("a live feed was refused: {MAX_EVENT_STREAMS} are open already");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!(
+                "503 Service Unavailable: {MAX_EVENT_STREAMS} live feeds are open already; close a dashboard tab\n"
+            ),
+        )
+            .into_response();
+    };
     let rx = app.0.live.subscribe();
     let stop = app.0.shutdown.clone();
-    let hello = futures_util::stream::once(async { Ok(Event::default().event("hello").data("live")) });
-    let changes = futures_util::stream::unfold((rx, stop), |(mut rx, mut stop)| async move {
+    let hello = futures_util::stream::once(async {
+        Ok::<_, std::convert::Infallible>(Event::default().event("hello").data("live"))
+    });
+    // The permit lives as long as the stream.
+    let changes = futures_util::stream::unfold((rx, stop, permit), |(mut rx, mut stop, permit)| async move {
         loop {
             if *stop.borrow() {
                 return None;
             }
             tokio::select! {
                 got = rx.recv() => match got {
-                    Ok(what) => return Some((Ok(Event::default().event(what).data(what)), (rx, stop))),
+                    Ok(what) => return Some((Ok(Event::default().event(what).data(what)), (rx, stop, permit))),
                     // Fell behind: everything may have changed.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        return Some((Ok(Event::default().event("purchases").data("purchases")), (rx, stop)))
+                        return Some((Ok(Event::default().event("purchases").data("purchases")), (rx, stop, permit)))
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
@@ -511,7 +531,7 @@ async fn events(
         }
     });
     use futures_util::StreamExt;
-    Sse::new(hello.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Sse::new(hello.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
 /// Feeds the live events: every [`CHANGE_CHECK`], while anyone listens, compares the ledger's event

@@ -94,6 +94,7 @@ pub(crate) fn page(csrf: &str, now: Markup, purchases: Markup, spend: Markup, it
                     section #spend-section { h2 { "Spend" } div #spend { (spend) } }
                     section #item-section { h2 { "Item" } div #item { (item) } }
                 }
+                footer { p #cli-hint { "The dashboard not answering? " code { "skinbot halt" } " stops buying from a terminal too." } }
             }
         }
     }

@@ -68,15 +68,45 @@
     document.body.dataset.live = on ? "open" : "closed";
   }
 
-  const events = new EventSource("/events");
-  events.addEventListener("hello", () => setLive("live", true));
-  events.onerror = () => setLive("live: reconnecting", false);
-  events.addEventListener("purchases", () => {
+  // One live feed per visible tab: a browser allows 6 connections per host and port across all
+  // its tabs and each feed holds one, so a hidden tab gives its connection back and, shown again,
+  // reopens it and loads every section (what changed meanwhile was not heard).
+  let events = null;
+  function refreshAll() {
     load("purchases", current.purchases);
     load("spend", current.spend);
     load("item", current.item);
     load("now", current.now);
+  }
+  function openEvents() {
+    if (events) { return; }
+    events = new EventSource("/events");
+    events.addEventListener("hello", () => setLive("live", true));
+    events.onerror = () => {
+      // Closed for good (the server refused it, e.g. 503: too many feeds): say so.
+      if (events && events.readyState === EventSource.CLOSED) {
+        setLive("not live: reload to retry (skinbot halt works from a terminal)", false);
+      } else {
+        setLive("live: reconnecting", false);
+      }
+    };
+    events.addEventListener("purchases", refreshAll);
+    events.addEventListener("halt", () => load("now", current.now));
+    events.addEventListener("status", () => load("now", current.now));
+  }
+  function closeEvents() {
+    if (!events) { return; }
+    events.close();
+    events = null;
+    setLive("paused while the tab is hidden", false);
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") {
+      closeEvents();
+    } else if (!events) {
+      openEvents();
+      refreshAll();
+    }
   });
-  events.addEventListener("halt", () => load("now", current.now));
-  events.addEventListener("status", () => load("now", current.now));
+  if (document.visibilityState !== "hidden") { openEvents(); } else { setLive("paused while the tab is hidden", false); }
 })();
