@@ -71,7 +71,7 @@ async fn main() {
     let source = Source { ledger: ledger.clone(), engine: None, state_dir: None, config: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
     let token = Token::random();
-    let d = dashboard::serve(listener, token.clone(), source, rx).await.expect("dashboard");
+    let d = dashboard::serve(listener, token.clone(), source, rx, false).await.expect("dashboard");
     let http = reqwest::Client::new();
     let get = |path: &str| {
         let req = http.get(format!("http://{}{path}", d.addr())).header("x-skinbot-token", token.as_str());

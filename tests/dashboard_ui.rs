@@ -34,6 +34,10 @@ struct Bot {
 }
 
 async fn bot() -> Bot {
+    bot_with(false).await
+}
+
+async fn bot_with(allow_remote: bool) -> Bot {
     let sb = sandbox_with(|c| c.offers = OfferConfig::always_accept()).await;
     sb.add_listing(SCRIPT_NAME, Game::Cs2, Usd::parse("1.00").unwrap());
     let mut strategies = example("shopping-list.toml");
@@ -47,7 +51,7 @@ async fn bot() -> Bot {
     let source =
         Source { ledger: engine.ledger().clone(), engine: Some(Arc::clone(&engine)), state_dir: None, config: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dashboard = dashboard::serve(listener, Token::random(), source, rx).await.unwrap();
+    let dashboard = dashboard::serve(listener, Token::random(), source, rx, allow_remote).await.unwrap();
     Bot { sb, engine, dashboard, _stop: stop }
 }
 
@@ -94,7 +98,10 @@ async fn without_the_token_every_page_is_401_and_the_token_becomes_a_cookie() {
     assert_eq!(resp.status(), 303);
     assert_eq!(resp.headers()["location"], "/");
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    let port = bot.dashboard.addr().port();
+    assert!(cookie.starts_with(&format!("skinbot_dashboard_{port}=")), "named after the port: {cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback: {cookie}");
     let token = bot.dashboard.url_with_token().rsplit('=').next().unwrap().to_string();
     assert!(!cookie.contains(&token), "the cookie holds a value derived from the token, not the token");
     let session = cookie.split(';').next().unwrap().to_string();
@@ -108,6 +115,18 @@ async fn without_the_token_every_page_is_401_and_the_token_becomes_a_cookie() {
     assert!(!html.contains(SCRIPT_NAME), "the raw <script> name reached the page");
     let csrf = html.split("name=\"csrf\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
 
+    // A decoy cookie of the same name set first (by another service on 127.0.0.1) does not lock
+    // the dashboard out; the decoy alone is refused, and so is the session under another port's name.
+    let status = |cookie: String| {
+        let req = http.get(format!("{}/frag/now", bot.base())).header("cookie", cookie);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(status(format!("skinbot_dashboard_{port}=decoy; {session}")).await, 200);
+    assert_eq!(status(format!("{session}; skinbot_dashboard_{port}=decoy")).await, 200);
+    assert_eq!(status(format!("skinbot_dashboard_{port}=decoy")).await, 401);
+    let value = session.split_once('=').unwrap().1;
+    assert_eq!(status(format!("skinbot_dashboard_{}={value}", port.wrapping_add(1))).await, 401);
+
     // A POST with the cookie but from another site, or without the page's CSRF token, is refused.
     let halt = |origin: Option<&str>, csrf: &str| {
         let mut req = http
@@ -120,6 +139,9 @@ async fn without_the_token_every_page_is_401_and_the_token_becomes_a_cookie() {
         req.send()
     };
     assert_eq!(halt(Some("http://evil.example"), &csrf).await.unwrap().status(), 403);
+    assert_eq!(halt(Some(&format!("http://127.0.0.1:{}", port.wrapping_add(1))), &csrf).await.unwrap().status(), 403);
+    // The dashboard's other loopback names are its own.
+    assert_eq!(halt(Some(&format!("http://localhost:{port}")), "0000").await.unwrap().status(), 403, "still the CSRF");
     assert_eq!(halt(None, "").await.unwrap().status(), 403);
     assert_eq!(halt(None, "0000").await.unwrap().status(), 403);
     assert_eq!(bot.engine.ledger().current_halt().unwrap(), None);
@@ -128,6 +150,48 @@ async fn without_the_token_every_page_is_401_and_the_token_becomes_a_cookie() {
     assert_eq!(ok.status(), 303);
     let h = bot.engine.ledger().current_halt().unwrap().expect("halted");
     assert_eq!((h.by.as_str(), h.reason.as_str()), ("dashboard", "forged"));
+}
+
+/// Only a request for 127.0.0.1, localhost or [::1] with the dashboard's port is served: a page
+/// on a name that resolves to 127.0.0.1 (DNS rebinding) gets 421, even with the token. With
+/// `allow_remote` (behind a TLS proxy) any name is served and the cookie is `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_for_another_host_is_refused() {
+    let bot = bot().await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let port = bot.dashboard.addr().port();
+    let url = bot.dashboard.url_with_token();
+    let with_host = |host: String| {
+        let req = http.get(&url).header("host", host);
+        async move { req.send().await.unwrap().status() }
+    };
+    for forged in
+        ["evil.example".to_string(), format!("evil.example:{port}"), format!("127.0.0.1:{}", port.wrapping_add(1))]
+    {
+        assert_eq!(with_host(forged.clone()).await, 421, "{forged}");
+    }
+    for own in
+        [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("LOCALHOST:{port}"), format!("[::1]:{port}")]
+    {
+        assert_eq!(with_host(own.clone()).await, 303, "{own}");
+    }
+    let token = url.rsplit('=').next().unwrap().to_string();
+    let forged = http
+        .post(format!("{}/halt", bot.base()))
+        .header("host", "evil.example")
+        .header("x-skinbot-token", &token)
+        .form(&[("reason", "rebound")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 421);
+    assert_eq!(bot.engine.ledger().current_halt().unwrap(), None);
+
+    let remote = bot_with(true).await;
+    let resp = http.get(remote.dashboard.url_with_token()).header("host", "skinbot.example.org").send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
 /// Each open live feed holds a connection: beyond 16 at once the dashboard answers 503, so a

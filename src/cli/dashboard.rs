@@ -93,7 +93,7 @@ pub async fn run(args: DashboardArgs) -> anyhow::Result<()> {
     let (tx, rx) = watch::channel(false);
     let source =
         crate::dashboard::Source { ledger: ledger.clone(), engine: None, state_dir: Some(state_dir.clone()), config };
-    let dashboard = crate::dashboard::serve(listener, token.clone(), source, rx.clone()).await?;
+    let dashboard = crate::dashboard::serve(listener, token.clone(), source, rx.clone(), settings.allow_remote).await?;
     let endpoint = remote::serve_with_token(
         ledger,
         &state_dir,

@@ -71,6 +71,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (tx, rx) = watch::channel(false);
     // One token for the control endpoint and the dashboard.
     let token = crate::ledger::remote::Token::random();
+    let allow_remote = config.dashboard.as_ref().is_some_and(|d| d.allow_remote);
     let dashboard_port = match &config.dashboard {
         Some(settings) => Some(crate::dashboard::bind(settings).await?),
         None => None,
@@ -99,7 +100,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 state_dir: Some(state_dir.clone()),
                 config: None,
             };
-            let d = crate::dashboard::serve(listener, token, source, rx.clone()).await?;
+            let d = crate::dashboard::serve(listener, token, source, rx.clone(), allow_remote).await?;
             tracing::info!("dashboard: {}", d.url_with_token());
             Some(d)
         }

@@ -10,10 +10,12 @@
 //!
 //! Security: the token of the control endpoint ([`crate::ledger::remote::Token`]) is required. It
 //! is given once in the printed URL (`/?token=…`), which sets an HttpOnly, SameSite=Strict cookie
-//! holding a value derived from it and redirects to `/`; every other request without that cookie
-//! (or the token in the `x-skinbot-token` header) is answered 401. Halt and resume are POSTs that
-//! need the page's CSRF token and, when the browser sends one, an `Origin` equal to the dashboard's
-//! own. Every value from the ledger goes through maud's escaping.
+//! `skinbot_dashboard_<port>` (`Secure` with `allow_remote`) holding a value derived from it and
+//! redirects to `/`; every other request without that cookie (or the token in the
+//! `x-skinbot-token` header) is answered 401. Unless `allow_remote` is set, a request whose `Host`
+//! is not 127.0.0.1, localhost or [::1] with the dashboard's port is answered 421 (DNS rebinding).
+//! Halt and resume are POSTs that need the page's CSRF token and, when the browser sends one, an
+//! `Origin` among those names. Every value from the ledger goes through maud's escaping.
 
 mod svg;
 mod view;
@@ -42,7 +44,9 @@ use crate::ledger::remote::{Token, TOKEN_HEADER};
 use crate::ledger::{HaltEvent, Ledger};
 use crate::net::ConnLimits;
 
-const COOKIE: &str = "skinbot_dashboard";
+/// The session cookie's name is this and the port: cookies are per host, not per port, so two
+/// dashboards on 127.0.0.1 (the bot's and `skinbot dashboard`'s) keep one each.
+const COOKIE_PREFIX: &str = "skinbot_dashboard_";
 const CSRF_HEADER: &str = "x-csrf-token";
 /// At most this many live feeds (`/events`) at once; more are answered 503. A browser allows 6
 /// connections per host and port across its tabs, and each open feed holds one, so the page closes
@@ -112,19 +116,35 @@ pub(crate) async fn bind(settings: &DashboardSettings) -> anyhow::Result<tokio::
     }
 }
 
-/// Serves the dashboard of `source` on `listener` until `shutdown` turns true.
+/// Serves the dashboard of `source` on `listener` until `shutdown` turns true. `allow_remote`
+/// (`[dashboard] allow_remote`, behind the operator's own TLS proxy): any `Host` is accepted and
+/// the session cookie is `Secure`; otherwise only the loopback names of this port are.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     token: Token,
     source: Source,
     shutdown: watch::Receiver<bool>,
+    allow_remote: bool,
 ) -> anyhow::Result<Dashboard> {
     let addr = listener.local_addr()?;
+    let port = addr.port();
+    let hosts = if allow_remote {
+        None
+    } else {
+        let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+        if !hosts.contains(&addr.to_string()) {
+            hosts.push(addr.to_string());
+        }
+        Some(hosts)
+    };
     let (live, _) = broadcast::channel(64);
     let app = App(Arc::new(Inner {
         session: derive(&token, "dashboard session"),
         csrf: derive(&token, "dashboard csrf"),
         token: token.clone(),
+        cookie_name: format!("{COOKIE_PREFIX}{port}"),
+        hosts,
+        allow_remote,
         source,
         rows: Mutex::new(None),
         live: live.clone(),
@@ -154,6 +174,7 @@ pub async fn serve(
     let router = Router::new()
         .route("/", get(index))
         .merge(protected)
+        .layer(middleware::from_fn_with_state(app.clone(), require_host))
         .layer(middleware::from_fn(security_headers))
         .with_state(app);
     let mut stop = shutdown;
@@ -177,6 +198,11 @@ struct Inner {
     token: Token,
     /// The cookie's value: derived from the token, so the cookie never holds the token itself.
     session: String,
+    /// `skinbot_dashboard_<port>`.
+    cookie_name: String,
+    /// The `Host` values accepted (`host:port`, lower case); `None` with `allow_remote`: any.
+    hosts: Option<Vec<String>>,
+    allow_remote: bool,
     /// The page's CSRF token, required with every POST from a browser.
     csrf: String,
     source: Source,
@@ -205,7 +231,17 @@ impl App {
         if headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| self.0.token.matches(t)) {
             return true;
         }
-        cookie(headers, COOKIE).is_some_and(|v| same(&v, &self.0.session))
+        // Any cookie of that name: another local service may have set a decoy of the same name
+        // first (cookies are shared by every port of a host), and the browser sends both.
+        cookies(headers, &self.0.cookie_name).any(|v| same(v, &self.0.session))
+    }
+
+    /// Whether `host` (a `Host` header's value) names this dashboard.
+    fn host_allowed(&self, host: &str) -> bool {
+        match &self.0.hosts {
+            None => true,
+            Some(hosts) => hosts.iter().any(|h| h.eq_ignore_ascii_case(host)),
+        }
     }
 
     /// The purchase rows, brought up to date from the ledger's event log when it has grown since
@@ -257,11 +293,14 @@ struct RowCache {
     index: std::collections::HashMap<String, usize>,
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
+/// Every value of the cookies named `name`.
+fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).filter_map(
+        move |c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then_some(v)
+        },
+    )
 }
 
 async fn blocking<T: Send + 'static>(
@@ -288,6 +327,23 @@ fn unauthorized() -> Response {
          in <state>/control.json)\n",
     )
         .into_response()
+}
+
+/// A request must name this dashboard in its `Host` (127.0.0.1, localhost or [::1] with its port)
+/// unless `allow_remote` is set: a web page on another name that resolves to 127.0.0.1 (DNS
+/// rebinding) is its own origin to the browser, and is answered 421 here.
+async fn require_host(State(app): State<App>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !app.host_allowed(host) {
+        tracing::warn!(host, "a dashboard request for another host was refused");
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "421 Misdirected Request: open the dashboard at 127.0.0.1, localhost or [::1] with its port\n",
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 async fn require_session(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -321,8 +377,9 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-/// `/?token=T` sets the session cookie and redirects to `/` (the token leaves the address bar and
-/// the history); `/` with the cookie is the page.
+/// `/?token=T` sets the session cookie and redirects to `/`: the token leaves the address bar, but
+/// the URL with it stays in the browser's history (the token changes with every start of skinbot).
+/// `/` with the cookie is the page.
 async fn index(
     State(app): State<App>,
     headers: HeaderMap,
@@ -333,7 +390,8 @@ async fn index(
         if !app.0.token.matches(&t) {
             return Ok(unauthorized());
         }
-        let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", app.0.session);
+        let secure = if app.0.allow_remote { "; Secure" } else { "" };
+        let cookie = format!("{}={}; HttpOnly; SameSite=Strict; Path=/{secure}", app.0.cookie_name, app.0.session);
         let mut resp = Redirect::to("/").into_response();
         resp.headers_mut()
             .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| AppError(e.to_string()))?);
@@ -441,11 +499,19 @@ fn check_post(app: &App, headers: &HeaderMap, form_csrf: &str) -> Result<(), &'s
     if by_header {
         return Ok(());
     }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     if let Some(origin) = headers.get(header::ORIGIN) {
-        // http, or https behind the operator's own TLS proxy (`allow_remote`).
         let origin = origin.to_str().unwrap_or("");
-        if host.is_empty() || (origin != format!("http://{host}") && origin != format!("https://{host}")) {
+        let ok = match &app.0.hosts {
+            // The dashboard's own names (the Host was checked against the same list).
+            Some(hosts) => hosts.iter().any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}"))),
+            // `allow_remote`: the name the request came for, http or https behind the operator's
+            // own TLS proxy.
+            None => {
+                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+                !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+            }
+        };
+        if !ok {
             return Err("a request from another site");
         }
     }
