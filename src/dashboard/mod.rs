@@ -402,8 +402,8 @@ async fn index(
     }
     let now = now_view(&app).await?;
     let rows = app.rows().await?;
-    let purchases = view::purchases(&rows, &filters, chrono::Utc::now());
-    let spend = view::spend(&rows, &spend_context(&app), &view::SpendQuery::default());
+    let purchases = purchases_view(&rows, filters).await?;
+    let spend = spend_view(&app, &rows, view::SpendQuery::default()).await?;
     let item = item_view(&app, &rows, &view::ItemQuery::default()).await?;
     Ok(Html(view::page(&app.0.csrf, now, purchases, spend, item).into_string()).into_response())
 }
@@ -423,7 +423,19 @@ async fn frag_purchases(
     Query(q): Query<view::PurchaseQuery>,
 ) -> Result<Html<String>, AppError> {
     let rows = app.rows().await?;
-    Ok(Html(view::purchases(&rows, &q, chrono::Utc::now()).into_string()))
+    Ok(Html(purchases_view(&rows, q).await?.into_string()))
+}
+
+/// Sorting and filtering 100,000 rows takes a while: on a blocking thread, not an async worker.
+async fn purchases_view(rows: &Arc<Vec<view::Row>>, q: view::PurchaseQuery) -> Result<maud::Markup, AppError> {
+    let rows = Arc::clone(rows);
+    blocking(move || Ok(view::purchases(&rows, &q, chrono::Utc::now()))).await
+}
+
+/// On a blocking thread, as [`purchases_view`] (it also reads the last rates from the ledger).
+async fn spend_view(app: &App, rows: &Arc<Vec<view::Row>>, q: view::SpendQuery) -> Result<maud::Markup, AppError> {
+    let (app, rows) = (app.clone(), Arc::clone(rows));
+    blocking(move || Ok(view::spend(&rows, &spend_context(&app), &q))).await
 }
 
 async fn frag_purchase(State(app): State<App>, Path(id): Path<String>) -> Result<Response, AppError> {
@@ -459,7 +471,7 @@ fn spend_context(app: &App) -> view::SpendContext {
 
 async fn frag_spend(State(app): State<App>, Query(q): Query<view::SpendQuery>) -> Result<Html<String>, AppError> {
     let rows = app.rows().await?;
-    Ok(Html(view::spend(&rows, &spend_context(&app), &q).into_string()))
+    Ok(Html(spend_view(&app, &rows, q).await?.into_string()))
 }
 
 async fn item_view(app: &App, rows: &Arc<Vec<view::Row>>, q: &view::ItemQuery) -> Result<maud::Markup, AppError> {
