@@ -184,13 +184,7 @@ fn list(records: &[PurchaseRecord], a: &ListArgs) -> anyhow::Result<()> {
         p.as_deref().map(|p| Usd::parse(p).with_context(|| format!("{flag} `{p}`"))).transpose()
     };
     let item = match &a.item {
-        Some(g) => Some(
-            globset::GlobBuilder::new(g)
-                .case_insensitive(true)
-                .build()
-                .with_context(|| format!("--item `{g}`"))?
-                .compile_matcher(),
-        ),
+        Some(g) => Some(crate::ledger::query::item_glob(g).map_err(|e| anyhow::anyhow!("--item `{g}`: {e}"))?),
         None => None,
     };
     let filter = Filter {

@@ -29,33 +29,39 @@ struct Axis {
     step: Decimal,
 }
 
-/// The smallest of 1, 2, 5 × 10ⁿ (n ≥ −2) at or above `raw`.
+/// The smallest of 1, 2, 5 × 10ⁿ (n ≥ −2) at or above `raw` (or the largest that fits in a
+/// `Decimal`: the arithmetic here is checked, an absurd amount never panics a page).
 fn round_step(raw: Decimal) -> Decimal {
     let ten = Decimal::TEN;
     let mut p = Decimal::ONE;
-    while p * ten <= raw {
-        p *= ten;
+    while let Some(next) = p.checked_mul(ten).filter(|n| *n <= raw) {
+        p = next;
     }
     while p > raw && p > Decimal::new(1, 2) {
         p /= ten;
     }
-    [1, 2, 5, 10].into_iter().map(|m| p * Decimal::from(m)).find(|s| *s >= raw).unwrap_or(p * ten)
+    [1, 2, 5, 10]
+        .into_iter()
+        .filter_map(|m| p.checked_mul(Decimal::from(m)))
+        .find(|s| *s >= raw)
+        .unwrap_or(p.saturating_mul(ten))
 }
 
 impl Axis {
     /// Widened to whole multiples of a round step (1, 2 or 5 × 10ⁿ, at least 0.01), so the labels
     /// read 0, 100, 200 rather than 0, 183.33, 366.67.
     fn new(lo: Decimal, hi: Decimal) -> Axis {
-        let hi = if hi <= lo { lo + Decimal::ONE } else { hi };
-        let step = round_step((hi - lo) / Decimal::from(4));
-        let lo = (lo / step).floor() * step;
-        let hi = (hi / step).ceil() * step;
+        let hi = if hi <= lo { lo.saturating_add(Decimal::ONE) } else { hi };
+        let step = round_step(hi.saturating_sub(lo) / Decimal::from(4));
+        // Whole multiples of the step, where they fit in a `Decimal`.
+        let lo = lo.checked_div(step).and_then(|q| q.floor().checked_mul(step)).unwrap_or(lo);
+        let hi = hi.checked_div(step).and_then(|q| q.ceil().checked_mul(step)).unwrap_or(hi);
         Axis { lo, hi, step }
     }
 
     fn y(&self, v: Decimal) -> f64 {
-        let span = px(self.hi - self.lo);
-        TOP + (H - TOP - BOTTOM) * (1.0 - (px(v - self.lo) / span).clamp(0.0, 1.0))
+        let span = px(self.hi.saturating_sub(self.lo)).max(f64::MIN_POSITIVE);
+        TOP + (H - TOP - BOTTOM) * (1.0 - (px(v.saturating_sub(self.lo)) / span).clamp(0.0, 1.0))
     }
 
     /// A labelled line at every step, bottom to top.
@@ -64,7 +70,8 @@ impl Axis {
         let mut t = self.lo;
         while t <= self.hi && ticks.len() < 12 {
             ticks.push(t.normalize());
-            t += self.step;
+            let Some(next) = t.checked_add(self.step) else { break };
+            t = next;
         }
         ticks
     }
@@ -95,10 +102,13 @@ pub(crate) fn stacked_bars(
     line: Option<(&str, Decimal)>,
     unit: &str,
 ) -> Markup {
-    let totals: Vec<Decimal> =
-        (0..labels.len()).map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or_default()).sum()).collect();
+    let totals: Vec<Decimal> = (0..labels.len())
+        .map(|i| {
+            series.iter().fold(Decimal::ZERO, |t, s| t.saturating_add(s.values.get(i).copied().unwrap_or_default()))
+        })
+        .collect();
     let top = totals.iter().copied().chain(line.map(|l| l.1)).max().unwrap_or_default();
-    let axis = Axis::new(Decimal::ZERO, top * Decimal::new(11, 1));
+    let axis = Axis::new(Decimal::ZERO, top.saturating_mul(Decimal::new(11, 1)));
     let n = labels.len().max(1) as f64;
     let slot = (W - LEFT - RIGHT) / n;
     let bar = (slot * 0.7).max(1.0);
@@ -110,7 +120,7 @@ pub(crate) fn stacked_bars(
                 @let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
                 @for (s, base, v) in stack(series, i) {
                     @let y0 = axis.y(base);
-                    @let y1 = axis.y(base + v);
+                    @let y1 = axis.y(base.saturating_add(v));
                     rect.bar x=(x) y=(y1) width=(bar) height=((y0 - y1).max(0.5)) fill=(s.color)
                         data-series=(s.name) data-label=(label) data-value=(v) {
                         title { (label) " " (s.name) ": " (v) " " (unit) }
@@ -142,7 +152,7 @@ fn stack(series: &[Series], i: usize) -> Vec<(&Series, Decimal, Decimal)> {
         let v = s.values.get(i).copied().unwrap_or_default();
         if v > Decimal::ZERO {
             out.push((s, base, v));
-            base += v;
+            base = base.saturating_add(v);
         }
     }
     out
@@ -171,8 +181,8 @@ pub(crate) fn price_chart(
         (Some(lo.map_or(v, |l| l.min(v))), Some(hi.map_or(v, |h| h.max(v))))
     });
     let (lo, hi) = (lo.unwrap_or_default(), hi.unwrap_or(Decimal::ONE));
-    let pad = ((hi - lo) / Decimal::from(10)).max(Decimal::new(1, 2));
-    let axis = Axis::new((lo - pad).max(Decimal::ZERO), hi + pad);
+    let pad = (hi.saturating_sub(lo) / Decimal::from(10)).max(Decimal::new(1, 2));
+    let axis = Axis::new(lo.saturating_sub(pad).max(Decimal::ZERO), hi.saturating_add(pad));
     let span = (to - from).num_milliseconds().max(1) as f64;
     let x =
         |t: DateTime<Utc>| LEFT + (W - LEFT - RIGHT) * ((t - from).num_milliseconds() as f64 / span).clamp(0.0, 1.0);
@@ -257,5 +267,25 @@ mod tests {
         for axis in [money, counts, prices, cents] {
             assert!(axis.y(axis.lo) > axis.y(axis.hi), "bottom to top");
         }
+    }
+
+    #[test]
+    fn the_largest_amounts_draw_without_overflow() {
+        for (lo, hi) in [(dec!(0), Decimal::MAX), (Decimal::MAX, Decimal::MAX), (Decimal::MIN, Decimal::MAX)] {
+            let axis = Axis::new(lo, hi);
+            assert!(!axis.ticks().is_empty());
+            assert!(axis.y(hi).is_finite());
+        }
+        let series = [
+            Series { name: "a".into(), color: PALETTE[0], values: vec![Decimal::MAX, dec!(1)] },
+            Series { name: "b".into(), color: PALETTE[1], values: vec![Decimal::MAX, dec!(2)] },
+        ];
+        let labels = vec!["2026-11-26".to_string(), "2026-11-27".to_string()];
+        let svg = stacked_bars("c", &labels, &series, Some(("limit", Decimal::MAX)), "USD").into_string();
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 4);
+        let t = Utc::now();
+        let prices = [(t - chrono::Duration::hours(1), Decimal::MAX), (t, dec!(0.01))];
+        let svg = price_chart("p", t - chrono::Duration::hours(2), t, &prices, &prices, &[], "USD").into_string();
+        assert!(svg.contains("class=\"price\""));
     }
 }

@@ -247,13 +247,7 @@ impl PurchaseQuery {
             given(v).map(|p| Usd::parse(p).map_err(|e| format!("{name}: {e}"))).transpose()
         };
         let item = match given(&self.item) {
-            Some(g) => Some(
-                globset::GlobBuilder::new(g)
-                    .case_insensitive(true)
-                    .build()
-                    .map_err(|e| format!("item: {e}"))?
-                    .compile_matcher(),
-            ),
+            Some(g) => Some(query::item_glob(g).map_err(|e| format!("item: {e}"))?),
             None => None,
         };
         Ok(Filter {
@@ -503,12 +497,13 @@ pub(crate) fn spend(rows: &[Row], ctx: &SpendContext, q: &SpendQuery) -> Markup 
         match &r.state {
             PurchaseState::Bought { debited, offer, .. } => {
                 let d = debited.amount();
-                spent[i] += d;
+                // Saturating: a corrupt ledger's absurd amount must not panic the page.
+                spent[i] = spent[i].saturating_add(d);
                 if offer.is_failure() {
-                    refunded[i] += d;
+                    refunded[i] = refunded[i].saturating_add(d);
                     outcomes[1][i] += Decimal::ONE;
                 } else {
-                    net[i] += d;
+                    net[i] = net[i].saturating_add(d);
                     match offer {
                         OfferStatus::Accepted => outcomes[0][i] += Decimal::ONE,
                         OfferStatus::RollbackUser | OfferStatus::RollbackSupplier => outcomes[2][i] += Decimal::ONE,
@@ -551,7 +546,7 @@ pub(crate) fn spend(rows: &[Row], ctx: &SpendContext, q: &SpendQuery) -> Markup 
             tbody {
                 @for (i, day) in labels.iter().enumerate().rev() {
                     @if !spent[i].is_zero() {
-                        tr { td { (day) } td.num { (money(Usd::new(spent[i]))) } td.num { (money(Usd::new(refunded[i]))) } td.num { (money(Usd::new(spent[i] - refunded[i]))) } }
+                        tr { td { (day) } td.num { (money(Usd::new(spent[i]))) } td.num { (money(Usd::new(refunded[i]))) } td.num { (money(Usd::new(spent[i].saturating_sub(refunded[i])))) } }
                     }
                 }
             }
@@ -731,5 +726,32 @@ mod tests {
         for outcome in ["accepted", "failed", "pending"] {
             assert!(html.contains(&format!("data-series=\"{outcome}\"")), "{outcome}");
         }
+    }
+
+    #[test]
+    fn absurd_amounts_and_long_globs_do_not_panic() {
+        let huge = |i| PurchaseState::Bought {
+            buy_id: crate::domain::BuyId::new(1),
+            item_id: crate::domain::ItemId::new(1),
+            debited: Usd::new(Decimal::MAX),
+            offer: if i % 2 == 0 { OfferStatus::Canceled } else { OfferStatus::Accepted },
+            tradeofferid: None,
+        };
+        let mut rows: Vec<Row> = (1..=4).map(|i| row(i, "x", "1.00", huge(i))).collect();
+        for r in &mut rows {
+            r.created_at = Utc::now();
+        }
+        let ctx = SpendContext { per_day: Some(Usd::new(Decimal::MAX)), tz: chrono_tz::UTC };
+        let html = spend(&rows, &ctx, &SpendQuery::default()).into_string();
+        assert!(html.contains(&format!("{} USD", Decimal::MAX.round_dp(2))), "the spent sum saturates: {html}");
+
+        let rows = vec![row(1, "Item 1", "1.00", PurchaseState::Pending)];
+        let long = "a".repeat(201);
+        let html = purchases(&rows, &query(&[("item", &long)]), Utc::now()).into_string();
+        assert!(html.contains("item: at most 200 characters") && html.contains("data-count=\"0\""), "{html}");
+        let html = purchases(&rows, &query(&[("item", "[")]), Utc::now()).into_string();
+        assert!(html.contains("class=\"error\"") && html.contains("item: "), "{html}");
+        let html = purchases(&rows, &query(&[("item", &"{a,b}".repeat(40))]), Utc::now()).into_string();
+        assert!(html.contains("data-count=\"0\""), "{html}");
     }
 }

@@ -16,8 +16,8 @@ pub(crate) struct Filter {
     pub since: Option<DateTime<Utc>>,
     /// Created before.
     pub until: Option<DateTime<Utc>>,
-    /// A glob over the item's market name (case-insensitive).
-    pub item: Option<globset::GlobMatcher>,
+    /// A glob over the item's market name (case-insensitive): see [`item_glob`].
+    pub item: Option<globset::GlobSet>,
     pub strategy: Option<String>,
     pub rule: Option<String>,
     /// A state label (`pending`, `sent`, `unknown`, `not_bought`, an offer status), or `open`
@@ -243,6 +243,19 @@ pub(crate) fn export_row(r: &PurchaseRecord) -> Vec<String> {
         r.transitions.len().to_string(),
         serde_json::to_string(&r.rates).unwrap_or_default(),
     ]
+}
+
+/// The longest item glob a filter takes.
+pub(crate) const MAX_ITEM_GLOB: usize = 200;
+
+/// The case-insensitive glob `glob` over item names, compiled as a set: a pattern too long or too
+/// complex for the regex engine is an error, not a panic (`Glob::compile_matcher` panics).
+pub(crate) fn item_glob(glob: &str) -> Result<globset::GlobSet, String> {
+    if glob.chars().count() > MAX_ITEM_GLOB {
+        return Err(format!("at most {MAX_ITEM_GLOB} characters"));
+    }
+    let glob = globset::GlobBuilder::new(glob).case_insensitive(true).build().map_err(|e| e.to_string())?;
+    globset::GlobSetBuilder::new().add(glob).build().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
