@@ -410,6 +410,21 @@ async fn in_browser(c: &Client) {
     let same = c.execute("return window.__same_page;", vec![]).await.unwrap();
     assert_eq!(same, serde_json::json!(42), "the page was reloaded");
 
+    // Only an HTML fragment becomes markup: an error or another type is shown as text.
+    for (href, shown) in
+        [("/frag/purchase/sb-19990101T000000Z-000001", "404 Not Found"), ("/assets/dashboard.js", "text/javascript")]
+    {
+        let js = format!(
+            "const a = document.createElement('a'); a.id = 'probe'; a.dataset.target = 'detail'; a.href = '{href}'; \
+             a.textContent = 'probe'; document.body.appendChild(a); return null;"
+        );
+        c.execute(&js, vec![]).await.unwrap();
+        click_css(c, "#probe").await;
+        until("the answer as text", || async { text(c, "#detail").await.contains(shown).then_some(()) }).await;
+        assert_eq!(count(c, "#detail *").await, 0, "{href}: no markup inserted");
+        c.execute("document.getElementById('probe').remove(); return null;", vec![]).await.unwrap();
+    }
+
     // A hidden tab gives its live feed's connection back (a browser has 6 per host and port across
     // tabs); shown again, it reopens the feed and loads every section.
     let visibility = |state: &str| {

@@ -8,9 +8,23 @@
   const current = { now: "/frag/now", purchases: "/frag/purchases", spend: "/frag/spend", item: "/frag/item" };
 
   async function load(target, url) {
-    const resp = await fetch(url, { credentials: "same-origin" });
+    let resp;
+    try {
+      resp = await fetch(url, { credentials: "same-origin" });
+    } catch (e) {
+      setLive("not reachable: is skinbot running?", false);
+      return;
+    }
     if (resp.status === 401) { setLive("signed out: open the URL with the token again", false); return; }
     const el = document.getElementById(target);
+    const type = resp.headers.get("content-type") || "";
+    // Only a fragment of this page becomes markup; anything else (an error, a proxy's page) is
+    // shown as text, and the section keeps the query it last loaded.
+    if (!resp.ok || !type.startsWith("text/html")) {
+      const why = type.startsWith("text/plain") ? (await resp.text()).trim() : "";
+      if (el) { el.textContent = why || `${resp.status} ${resp.statusText} (${type || "no content type"})`; }
+      return;
+    }
     if (el) {
       // Every tick refreshes Now: a halt reason being typed there keeps its text, focus and caret.
       const typing = el.querySelector("#halt-reason");
