@@ -550,6 +550,9 @@ async fn skinbot_dashboard_serves_a_ledger_whose_bot_is_not_running() {
         .unwrap();
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains(&url), "the second names the first's dashboard: {err}");
+    assert!(err.contains(&format!("{base}/ ")), "the second names the first's dashboard: {err}");
+    let token = url.rsplit('=').next().unwrap();
+    assert!(!err.contains(token), "the token stays out of the message: {err}");
+    assert!(err.contains("control.json"), "it says where the token is: {err}");
     child.kill().await.unwrap();
 }

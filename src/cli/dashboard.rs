@@ -72,10 +72,15 @@ pub async fn run(args: DashboardArgs) -> anyhow::Result<()> {
                 .and_then(|t| serde_json::from_str::<remote::ControlFile>(&t).ok());
             match running {
                 Some(c) => match c.dashboard {
+                    // The address only: an error message ends up in terminals' scrollback and in
+                    // logs, the token does not.
                     Some(url) => anyhow::bail!(
                         "skinbot (pid {}: the bot, or another `skinbot dashboard`) holds this ledger and serves its \
-                         dashboard: {url}",
-                        c.pid
+                         dashboard at {}/ (open the URL with the token from its startup log, or add ?token= and the \
+                         `token` from {})",
+                        c.pid,
+                        url.split("/?token=").next().unwrap_or(&url),
+                        remote::control_path(&state_dir).display()
                     ),
                     None => anyhow::bail!(
                         "the bot (pid {}) is running on this ledger without a dashboard; set [dashboard] listen in \
