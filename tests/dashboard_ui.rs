@@ -392,7 +392,27 @@ async fn in_browser(c: &Client) {
     let d = attr(c, "#item-chart path.price", "d").await.expect("a price line");
     assert!(d.starts_with('M') && d.contains('H'), "{d}");
     assert_eq!(count(c, "#item-chart circle.purchase").await, 1);
+    // The limit of the one rule that selects it (`dash-test/watched`, max_price 5 USD): a line
+    // across the chart at 5 USD on the value axis, named in the legend.
     assert_eq!(count(c, "#item-chart path.limit").await, 1);
+    assert_eq!(attr(c, "#item-chart path.limit", "data-rule").await.as_deref(), Some("dash-test/watched"));
+    let last: Decimal = attr(c, "#item-chart path.limit", "data-last").await.unwrap().parse().unwrap();
+    assert_eq!(last, Decimal::from(5));
+    let d = attr(c, "#item-chart path.limit", "d").await.expect("a limit line");
+    let (x0, rest) = d.strip_prefix('M').and_then(|m| m.split_once(',')).expect("a line from a point");
+    let (y, x1) = rest.split_once('H').expect("a horizontal line");
+    let (x0, y, x1): (f64, f64, f64) = (x0.parse().unwrap(), y.parse().unwrap(), x1.parse().unwrap());
+    assert!(x1 - x0 > 600.0, "across the chart: {d}");
+    let mut grid = Vec::new();
+    for line in c.find_all(Locator::Css("#item-chart line.grid")).await.unwrap() {
+        let value: f64 = line.attr("data-value").await.unwrap().unwrap().parse().unwrap();
+        let at: f64 = line.attr("y1").await.unwrap().unwrap().parse().unwrap();
+        grid.push((value, at));
+    }
+    let ((v0, y0), (v1, y1)) = (grid[0], grid[grid.len() - 1]);
+    let expected = y0 + (5.0 - v0) * (y1 - y0) / (v1 - v0);
+    assert!((y - expected).abs() < 0.5, "the limit line at y {y}, 5 USD is at y {expected} ({grid:?})");
+    assert!(text(c, "#item-section .legend").await.contains("limit of dash-test/watched: max_price 5.00 USD"));
     shoot(c, "item", &shots).await;
 
     // A new purchase appears without a reload.

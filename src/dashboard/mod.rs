@@ -17,6 +17,7 @@
 //! Halt and resume are POSTs that need the page's CSRF token and, when the browser sends one, an
 //! `Origin` among those names. Every value from the ledger goes through maud's escaping.
 
+mod limit;
 mod svg;
 mod view;
 
@@ -43,6 +44,7 @@ use crate::engine::Engine;
 use crate::ledger::remote::{Token, TOKEN_HEADER};
 use crate::ledger::{HaltEvent, Ledger};
 use crate::net::ConnLimits;
+use crate::strategy::file::Strategy;
 
 /// The session cookie's name is this and the port: cookies are per host, not per port, so two
 /// dashboards on 127.0.0.1 (the bot's and `skinbot dashboard`'s) keep one each.
@@ -138,6 +140,22 @@ pub async fn serve(
         Some(hosts)
     };
     let (live, _) = broadcast::channel(64);
+    let strategies = match (&source.engine, &source.config) {
+        (Some(_), _) => Err(String::new()),
+        (None, Some(c)) => {
+            let paths = c.strategy_paths.clone();
+            match tokio::task::spawn_blocking(move || crate::strategy::file::load_all(&paths)).await? {
+                Ok(s) => Ok(Arc::new(s)),
+                Err(e) => {
+                    tracing::warn!("the Item chart draws no rule limits: {e}");
+                    Err(format!("no rule limits: the strategy files cannot be read: {e}"))
+                }
+            }
+        }
+        (None, None) => {
+            Err("no rule limits: no configuration given (start `skinbot dashboard` with --config)".to_string())
+        }
+    };
     let app = App(Arc::new(Inner {
         session: derive(&token, "dashboard session"),
         csrf: derive(&token, "dashboard csrf"),
@@ -146,6 +164,7 @@ pub async fn serve(
         hosts,
         allow_remote,
         source,
+        strategies,
         rows: Mutex::new(None),
         live: live.clone(),
         streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
@@ -206,6 +225,8 @@ struct Inner {
     /// The page's CSRF token, required with every POST from a browser.
     csrf: String,
     source: Source,
+    /// Without an engine: the config's strategy files as read at start, or why there are none.
+    strategies: Result<Arc<Vec<Strategy>>, String>,
     /// The purchase rows, as of the event sequence number they were read at.
     rows: Mutex<Option<RowCache>>,
     /// `purchases`, `halt` or `status`: what changed.
@@ -226,6 +247,19 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl App {
+    /// The strategies whose limits the Item chart draws: the running bot's (reloads included), else
+    /// the configuration's as read at start.
+    fn rules(&self) -> view::Rules {
+        match (&self.0.source.engine, &self.0.strategies) {
+            (Some(engine), _) => view::Rules::InForce(engine.strategies(), "limits of the bot's strategies in force".into()),
+            (None, Ok(s)) => view::Rules::InForce(
+                Arc::clone(s),
+                "limits of the configuration's strategy files as read when the dashboard started".into(),
+            ),
+            (None, Err(why)) => view::Rules::Unknown(why.clone()),
+        }
+    }
+
     /// The session cookie, or the token in its header (a script or `curl`).
     fn authorized(&self, headers: &HeaderMap) -> bool {
         if headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| self.0.token.matches(t)) {
@@ -478,7 +512,8 @@ async fn item_view(app: &App, rows: &Arc<Vec<view::Row>>, q: &view::ItemQuery) -
     let ledger = app.0.source.ledger.clone();
     let rows = Arc::clone(rows);
     let q = q.clone();
-    blocking(move || view::item(&ledger, &rows, &q, chrono::Utc::now())).await
+    let rules = app.rules();
+    blocking(move || view::item(&ledger, &rows, &rules, &q, chrono::Utc::now())).await
 }
 
 async fn frag_item(State(app): State<App>, Query(q): Query<view::ItemQuery>) -> Result<Html<String>, AppError> {

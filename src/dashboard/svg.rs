@@ -81,7 +81,7 @@ fn grid(axis: &Axis, unit: &str) -> Markup {
     html! {
         @for t in axis.ticks() {
             @let y = axis.y(t);
-            line.grid x1=(LEFT) x2=(W - RIGHT) y1=(y) y2=(y) stroke="#ddd" {}
+            line.grid x1=(LEFT) x2=(W - RIGHT) y1=(y) y2=(y) stroke="#ddd" data-value=(t) {}
             text x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" font-size="11" fill="#555" { (t) " " (unit) }
         }
     }
@@ -166,17 +166,40 @@ pub(crate) struct Point {
     pub color: &'static str,
 }
 
-/// A step line of recorded prices over [`from`, `to`], a dashed step line of limits, and points.
+/// Colours of the rules' limit lines, in order.
+pub(crate) const LIMIT_COLORS: [&str; 4] = ["#c0392b", "#8e44ad", "#d35400", "#16a085"];
+
+/// A rule's limit drawn on a price chart: a dashed step line, broken where it is `None`.
+pub(crate) struct LimitLine {
+    /// Shown in the legend (`limit of strategy/rule: max_price 5.00 USD`).
+    pub label: String,
+    /// `strategy/rule`.
+    pub rule: String,
+    pub steps: Vec<(DateTime<Utc>, Option<Decimal>)>,
+    pub color: &'static str,
+}
+
+/// A step line of recorded prices over [`from`, `to`], a dashed step line per rule limit, the
+/// `max_price` each order sent as small rings, the purchases as points; `notes` go under the legend.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn price_chart(
     id: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     prices: &[(DateTime<Utc>, Decimal)],
-    limits: &[(DateTime<Utc>, Decimal)],
+    limits: &[LimitLine],
+    sent: &[(DateTime<Utc>, Decimal)],
     points: &[Point],
+    notes: &[String],
     unit: &str,
 ) -> Markup {
-    let values = prices.iter().chain(limits).map(|p| p.1).chain(points.iter().map(|p| p.value));
+    let limit_values = limits.iter().flat_map(|l| l.steps.iter().filter_map(|s| s.1));
+    let values = prices
+        .iter()
+        .chain(sent)
+        .map(|p| p.1)
+        .chain(limit_values)
+        .chain(points.iter().map(|p| p.value));
     let (lo, hi) = values.fold((None::<Decimal>, None::<Decimal>), |(lo, hi), v| {
         (Some(lo.map_or(v, |l| l.min(v))), Some(hi.map_or(v, |h| h.max(v))))
     });
@@ -186,17 +209,21 @@ pub(crate) fn price_chart(
     let span = (to - from).num_milliseconds().max(1) as f64;
     let x =
         |t: DateTime<Utc>| LEFT + (W - LEFT - RIGHT) * ((t - from).num_milliseconds() as f64 / span).clamp(0.0, 1.0);
-    let steps = |series: &[(DateTime<Utc>, Decimal)]| -> String {
+    // A step path through `series`, lifted where a value is `None`, drawn on to `to`.
+    let steps = |series: &mut dyn Iterator<Item = (DateTime<Utc>, Option<Decimal>)>| -> String {
         let mut d = String::new();
-        for (i, (t, v)) in series.iter().enumerate() {
-            let (xi, yi) = (x(*t), axis.y(*v));
-            if i == 0 {
-                d.push_str(&format!("M{xi:.1},{yi:.1}"));
-            } else {
-                d.push_str(&format!("H{xi:.1}V{yi:.1}"));
+        let mut drawing = false;
+        for (t, v) in series {
+            let xi = x(t);
+            match (v, drawing) {
+                (Some(v), false) => d.push_str(&format!("M{xi:.1},{:.1}", axis.y(v))),
+                (Some(v), true) => d.push_str(&format!("H{xi:.1}V{:.1}", axis.y(v))),
+                (None, true) => d.push_str(&format!("H{xi:.1}")),
+                (None, false) => {}
             }
+            drawing = v.is_some();
         }
-        if !series.is_empty() {
+        if drawing {
             d.push_str(&format!("H{:.1}", x(to)));
         }
         d
@@ -207,13 +234,23 @@ pub(crate) fn price_chart(
             text x=(LEFT) y=(H - BOTTOM + 16.0) font-size="11" fill="#555" { (from.format("%Y-%m-%d %H:%M UTC")) }
             text x=(W - RIGHT) y=(H - BOTTOM + 16.0) text-anchor="end" font-size="11" fill="#555" { (to.format("%Y-%m-%d %H:%M UTC")) }
             @if !prices.is_empty() {
-                path.price d=(steps(prices)) data-points=(prices.len()) stroke="#4e79a7" stroke-width="2" fill="none" {
+                path.price d=(steps(&mut prices.iter().map(|(t, v)| (*t, Some(*v))))) data-points=(prices.len()) stroke="#4e79a7" stroke-width="2" fill="none" {
                     title { "recorded price (" (prices.len()) " changes)" }
                 }
             }
-            @if !limits.is_empty() {
-                path.limit d=(steps(limits)) stroke="#c0392b" stroke-width="1.5" stroke-dasharray="6 4" fill="none" {
-                    title { "the rule's limit (max price sent)" }
+            @for l in limits {
+                @let drawn = l.steps.iter().filter(|s| s.1.is_some()).count();
+                @if drawn > 0 {
+                    @let last = l.steps.iter().rev().find_map(|s| s.1).unwrap_or_default();
+                    path.limit d=(steps(&mut l.steps.iter().copied())) data-rule=(l.rule) data-points=(drawn) data-last=(last)
+                        stroke=(l.color) stroke-width="2" stroke-dasharray="6 4" fill="none" {
+                        title { (l.label) " (now " (last) " " (unit) ")" }
+                    }
+                }
+            }
+            @for (t, v) in sent {
+                circle.sent cx=(format!("{:.1}", x(*t))) cy=(format!("{:.1}", axis.y(*v))) r="3" fill="none" stroke="#777" data-value=(v) {
+                    title { "max price sent: " (v) " " (unit) }
                 }
             }
             @for p in points {
@@ -224,8 +261,16 @@ pub(crate) fn price_chart(
         }
         p.legend {
             span.swatch { svg width="18" height="12" { path d="M0,6H18" stroke="#4e79a7" stroke-width="2" {} } " recorded price" } " "
-            span.swatch { svg width="18" height="12" { path d="M0,6H18" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="4 3" {} } " rule's limit (max price sent)" } " "
+            @for l in limits {
+                span.swatch { svg width="18" height="12" { path d="M0,6H18" stroke=(l.color) stroke-width="2" stroke-dasharray="4 3" {} } " " (l.label) } " "
+            }
+            @if !sent.is_empty() {
+                span.swatch { svg width="12" height="12" { circle cx="6" cy="6" r="3" fill="none" stroke="#777" {} } " max price each order sent" } " "
+            }
             span.swatch { svg width="12" height="12" { circle cx="6" cy="6" r="5" fill="#59a14f" stroke="#222" {} } " the bot's purchases" }
+        }
+        @for n in notes {
+            p.legend.note { (n) }
         }
     }
 }
@@ -285,7 +330,14 @@ mod tests {
         assert_eq!(svg.matches("<rect class=\"bar\"").count(), 4);
         let t = Utc::now();
         let prices = [(t - chrono::Duration::hours(1), Decimal::MAX), (t, dec!(0.01))];
-        let svg = price_chart("p", t - chrono::Duration::hours(2), t, &prices, &prices, &[], "USD").into_string();
-        assert!(svg.contains("class=\"price\""));
+        let limit = LimitLine {
+            label: "limit".into(),
+            rule: "s/r".into(),
+            steps: vec![(t - chrono::Duration::hours(1), None), (t, Some(Decimal::MAX))],
+            color: LIMIT_COLORS[0],
+        };
+        let svg = price_chart("p", t - chrono::Duration::hours(2), t, &prices, &[limit], &prices, &[], &[], "USD")
+            .into_string();
+        assert!(svg.contains("class=\"price\"") && svg.contains("class=\"limit\""));
     }
 }

@@ -3,18 +3,21 @@
 //! raw HTML (`PreEscaped` is not used).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use maud::{html, Markup, DOCTYPE};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::svg::{self, Point, Series, PALETTE};
+use super::limit;
+use super::svg::{self, LimitLine, Point, Series, LIMIT_COLORS, PALETTE};
 use super::Source;
 use crate::domain::{Game, OfferStatus, PurchaseRecord, PurchaseState, Usd};
 use crate::engine::status::StatusReport;
 use crate::ledger::query::{self, Filter};
 use crate::ledger::{Ledger, LedgerError};
+use crate::strategy::file::Strategy;
 
 /// What the dashboard keeps of a purchase: what its table, filters and charts read.
 #[derive(Clone)]
@@ -561,9 +564,24 @@ pub(crate) struct ItemQuery {
     hours: Option<String>,
 }
 
-/// Item: the recorded price history as a line, the bot's purchases as points, the rule's limit
-/// (the max price each purchase sent) as a dashed line.
-pub(crate) fn item(ledger: &Ledger, rows: &[Row], q: &ItemQuery, now: DateTime<Utc>) -> Result<Markup, LedgerError> {
+/// The strategies whose limits the Item chart draws.
+pub(crate) enum Rules {
+    /// The strategies in force, and where they come from (said under the chart).
+    InForce(Arc<Vec<Strategy>>, String),
+    /// None known, and why.
+    Unknown(String),
+}
+
+/// Item: the recorded price history as a line, the bot's purchases as points, the limit of each
+/// rule in force that selects the item as a dashed line ([`limit::rule_limits`]), and the max price
+/// each purchase sent as rings.
+pub(crate) fn item(
+    ledger: &Ledger,
+    rows: &[Row],
+    rules: &Rules,
+    q: &ItemQuery,
+    now: DateTime<Utc>,
+) -> Result<Markup, LedgerError> {
     let latest = rows.iter().rev().find(|r| matches!(r.state, PurchaseState::Bought { .. })).or(rows.last());
     let name = given(&q.name).map(str::to_string).or_else(|| latest.map(|r| r.name.clone()));
     let game = given(&q.game)
@@ -597,7 +615,38 @@ pub(crate) fn item(ledger: &Ledger, rows: &[Row], q: &ItemQuery, now: DateTime<U
         .unwrap_or(window)
         .min(now - Duration::minutes(1));
     let prices: Vec<(DateTime<Utc>, Decimal)> = history.iter().map(|(t, p)| ((*t).max(start), p.amount())).collect();
-    let limits: Vec<(DateTime<Utc>, Decimal)> = mine.iter().map(|r| (r.created_at, r.max_price.amount())).collect();
+    let sent: Vec<(DateTime<Utc>, Decimal)> = mine.iter().map(|r| (r.created_at, r.max_price.amount())).collect();
+    let (limits, notes) = match rules {
+        Rules::Unknown(why) => (Vec::new(), vec![why.clone()]),
+        Rules::InForce(strategies, from) => {
+            let back = limit::longest_window(strategies, game, &name);
+            let longer;
+            let steps = if back > Duration::zero() {
+                longer = ledger.price_history(game, &name, start - back)?;
+                &longer
+            } else {
+                &history
+            };
+            let rates = ledger.last_rates()?;
+            let found = limit::rule_limits(strategies, game, &name, steps, rates.as_ref(), start, now);
+            let mut notes = vec![from.clone()];
+            if found.is_empty() {
+                notes.push("no rule in force selects this item".to_string());
+            }
+            notes.extend(found.iter().filter_map(|l| l.note.as_ref().map(|n| format!("{}: {n}", l.rule))));
+            let lines = found
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| LimitLine {
+                    label: format!("limit of {}: {}", l.rule, l.what),
+                    rule: l.rule,
+                    steps: l.steps,
+                    color: LIMIT_COLORS[i % LIMIT_COLORS.len()],
+                })
+                .collect();
+            (lines, notes)
+        }
+    };
     let points: Vec<Point> = mine
         .iter()
         .map(|r| {
@@ -624,7 +673,7 @@ pub(crate) fn item(ledger: &Ledger, rows: &[Row], q: &ItemQuery, now: DateTime<U
         p #item-summary data-prices=(prices.len()) data-purchases=(points.len()) {
             (prices.len()) " recorded price changes and " (points.len()) " purchases in the last " (hours) " h"
         }
-        (svg::price_chart("item-chart", start, now, &prices, &limits, &points, "USD"))
+        (svg::price_chart("item-chart", start, now, &prices, &limits, &sent, &points, &notes, "USD"))
     })
 }
 
