@@ -68,6 +68,9 @@ async fn the_webhook_receives_a_purchase_with_its_fields() {
     assert_eq!(body["game"], "cs2", "{body}");
     assert_eq!(body["strategy"], "inline", "{body}");
     assert_eq!(body["custom_id"], record.intent.custom_id.to_string(), "{body}");
+    // The recipient the purchase was sent to, as the ledger holds it.
+    let recipient = record.recipient.as_deref().expect("the record names its recipient");
+    assert_eq!(body["recipient"], recipient, "{body}");
     assert_eq!(body["buy_id"], buy_id.get(), "{body}");
     assert_eq!(body["price"]["amount"], debited.amount().to_string(), "{body}");
     assert_eq!(body["price"]["currency"], "USD", "{body}");

@@ -264,14 +264,18 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
     // Counted, told and logged only once the ledger holds it, and only the first time: a result
     // recorded again (reconciliation after a failed write, the buy's answer and market_getinfo
     // both) changes nothing.
-    let (newly, unrecorded) = match engine.ledger.apply(&intent.custom_id, state, engine.clock.now(), &detail) {
-        Ok(t) => (t.before.is_some_and(|before| !matches!(before, PurchaseState::Bought { .. })), false),
-        Err(e) => {
-            // The record stays open; reconciliation will ask the exchange about it and record it then.
-            tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
-            (false, true)
-        }
-    };
+    // The recipient comes from the record: the intent does not carry it.
+    let (newly, unrecorded, recipient) =
+        match engine.ledger.apply(&intent.custom_id, state, engine.clock.now(), &detail) {
+            Ok(t) => {
+                (t.before.is_some_and(|before| !matches!(before, PurchaseState::Bought { .. })), false, t.record.recipient)
+            }
+            Err(e) => {
+                // The record stays open; reconciliation will ask the exchange about it and record it then.
+                tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
+                (false, true, None)
+            }
+        };
     // A disagreement halts even when it could not be recorded (it is money at stake).
     if !disagreements.is_empty() && (newly || unrecorded) {
         tracing::error!(
@@ -293,7 +297,7 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
         engine.stats.metrics.order("bought");
         engine.stats.metrics.spent(counted);
     }
-    let mut told = note(intent, report.buy_id, counted, None);
+    let mut told = note(intent, report.buy_id, counted, recipient);
     told.simulated = simulated;
     engine.notifier().purchase(engine.clock.now(), told);
     if disagreements.is_empty() {
