@@ -126,9 +126,8 @@ fn one(
             .unwrap_or_default();
         return RuleLimit { rule: rule_name, what, steps: Vec::new(), note: Some(why) };
     };
-    let at = |t: DateTime<Utc>| {
-        price_limit(s, rule, game, name, ceiling, &MedianAt { history, at: t }).map(|u| u.amount())
-    };
+    let at =
+        |t: DateTime<Utc>| price_limit(s, rule, game, name, ceiling, &MedianAt { history, at: t }).map(|u| u.amount());
     let steps = match rule.discount.as_ref().map(|d| &d.reference) {
         Some(Reference::History { window_hours }) => {
             let window = Duration::hours(i64::from(*window_hours));

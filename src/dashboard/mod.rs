@@ -251,7 +251,9 @@ impl App {
     /// the configuration's as read at start.
     fn rules(&self) -> view::Rules {
         match (&self.0.source.engine, &self.0.strategies) {
-            (Some(engine), _) => view::Rules::InForce(engine.strategies(), "limits of the bot's strategies in force".into()),
+            (Some(engine), _) => {
+                view::Rules::InForce(engine.strategies(), "limits of the bot's strategies in force".into())
+            }
             (None, Ok(s)) => view::Rules::InForce(
                 Arc::clone(s),
                 "limits of the configuration's strategy files as read when the dashboard started".into(),

@@ -194,12 +194,7 @@ pub(crate) fn price_chart(
     unit: &str,
 ) -> Markup {
     let limit_values = limits.iter().flat_map(|l| l.steps.iter().filter_map(|s| s.1));
-    let values = prices
-        .iter()
-        .chain(sent)
-        .map(|p| p.1)
-        .chain(limit_values)
-        .chain(points.iter().map(|p| p.value));
+    let values = prices.iter().chain(sent).map(|p| p.1).chain(limit_values).chain(points.iter().map(|p| p.value));
     let (lo, hi) = values.fold((None::<Decimal>, None::<Decimal>), |(lo, hi), v| {
         (Some(lo.map_or(v, |l| l.min(v))), Some(hi.map_or(v, |h| h.max(v))))
     });

@@ -267,9 +267,11 @@ pub(super) fn record_bought(engine: &Engine, intent: &Intent, report: &Report, s
     // The recipient comes from the record: the intent does not carry it.
     let (newly, unrecorded, recipient) =
         match engine.ledger.apply(&intent.custom_id, state, engine.clock.now(), &detail) {
-            Ok(t) => {
-                (t.before.is_some_and(|before| !matches!(before, PurchaseState::Bought { .. })), false, t.record.recipient)
-            }
+            Ok(t) => (
+                t.before.is_some_and(|before| !matches!(before, PurchaseState::Bought { .. })),
+                false,
+                t.record.recipient,
+            ),
             Err(e) => {
                 // The record stays open; reconciliation will ask the exchange about it and record it then.
                 tracing::error!(custom_id = %intent.custom_id, error = %e, "cannot record the result");
