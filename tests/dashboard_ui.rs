@@ -318,7 +318,11 @@ async fn in_browser(c: &Client) {
 
     // No token: 401, and nothing of the ledger.
     c.goto(&format!("{}/", bot.base())).await.unwrap();
-    let source = c.source().await.unwrap();
+    // Chromium fills a text/plain page's <pre> as the body arrives: wait for it, not for `goto`.
+    let source = until("the 401 page", || async {
+        c.source().await.ok().filter(|s| s.contains("401 Unauthorized") || s.contains("purchase-table"))
+    })
+    .await;
     assert!(source.contains("401 Unauthorized") && !source.contains("purchase-table"), "{source}");
 
     // The printed URL: the token becomes a cookie and leaves the address bar.

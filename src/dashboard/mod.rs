@@ -653,8 +653,12 @@ async fn events(State(app): State<App>) -> Response {
 /// sequence number, its halt count and the bot's status with what they were. (sled's own
 /// `watch_prefix` would push changes, but a subscriber that falls 1,024 events behind blocks the
 /// writer: the engine must never wait on a browser.)
+///
+/// The state compared with is kept while nobody listens (no work is done then), and taken once at
+/// start: a change made after a page subscribed is always told, even one made before the first
+/// check that follows the subscription.
 async fn watch_changes(app: App, mut shutdown: watch::Receiver<bool>) {
-    let mut last: Option<(u64, u64, String)> = None;
+    let mut last: Option<(u64, u64, String)> = observe_changes(&app).await;
     let mut timer = tokio::time::interval(CHANGE_CHECK);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -663,17 +667,9 @@ async fn watch_changes(app: App, mut shutdown: watch::Receiver<bool>) {
             changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
         }
         if app.0.live.receiver_count() == 0 {
-            last = None;
             continue;
         }
-        let source = app.0.source.clone();
-        let Ok(now) = blocking(move || {
-            let seq = source.ledger.chain_head()?.0;
-            let halts = source.ledger.halt_count()?;
-            Ok((seq, halts, view::status_fingerprint(&source)))
-        })
-        .await
-        else {
+        let Some(now) = observe_changes(&app).await else {
             continue;
         };
         if let Some(before) = &last {
@@ -689,4 +685,17 @@ async fn watch_changes(app: App, mut shutdown: watch::Receiver<bool>) {
         }
         last = Some(now);
     }
+}
+
+/// What [`watch_changes`] compares: the ledger's event sequence number, its halt count and the
+/// bot's status (without its time).
+async fn observe_changes(app: &App) -> Option<(u64, u64, String)> {
+    let source = app.0.source.clone();
+    blocking(move || {
+        let seq = source.ledger.chain_head()?.0;
+        let halts = source.ledger.halt_count()?;
+        Ok((seq, halts, view::status_fingerprint(&source)))
+    })
+    .await
+    .ok()
 }
