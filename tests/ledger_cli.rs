@@ -183,3 +183,34 @@ async fn the_ledger_commands_work_while_a_bot_holds_the_ledger() {
     .await
     .unwrap();
 }
+
+/// A value the ledger commands cannot use is a usage error (exit code 2, clap's message naming the
+/// flag), checked before any ledger is read; a mistyped `--state` is one too, rather than a filter
+/// that silently matches nothing.
+#[test]
+fn a_bad_filter_value_is_a_usage_error_naming_its_flag() {
+    let state = tempfile::tempdir().unwrap();
+    drop(fixed_ledger(state.path()));
+    let s = state.path().to_str().unwrap();
+    for (args, flag) in [
+        (&["ledger", "list", "--since", "yesterday"][..], "--since"),
+        (&["ledger", "list", "--until", "2026-13-01"][..], "--until"),
+        (&["ledger", "list", "--min", "abc"][..], "--min"),
+        (&["ledger", "list", "--max", "1,5"][..], "--max"),
+        (&["ledger", "list", "--state", "acepted"][..], "--state"),
+        (&["ledger", "list", "--item", "["][..], "--item"),
+        (&["ledger", "summary", "--tz", "Mars/Olympus"][..], "--tz"),
+        (&["ledger", "summary", "--currency", "xyz"][..], "--currency"),
+        (&["ledger", "summary", "--since", "soon"][..], "--since"),
+        (&["status", "--format", "csv"][..], "--format"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_skinbot")).args(args).args(["--state-dir", s]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("invalid value") && stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed something");
+    }
+    // The valid forms still filter.
+    assert_eq!(ledger_cmd(state.path(), &["list", "--state", "accepted", "--format", "ndjson"]).lines().count(), 1);
+    assert_eq!(ledger_cmd(state.path(), &["list", "--state", "not_bought", "--format", "ndjson"]).lines().count(), 1);
+}

@@ -360,6 +360,7 @@ async fn plan_refuses_a_ledger_of_another_exchange_and_plans_on_an_empty_one_whe
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let notes = json["notes"].to_string();
     assert!(notes.contains("is an earlier embedded sandbox's") && notes.contains("against an empty ledger"), "{notes}");
+    assert!(notes.contains("sets it aside and starts with an empty market"), "one sentence, no run of spaces: {notes}");
     assert_eq!(json["windows"][1]["used"], "0.00 USD", "{json}");
     assert!(ledger_dir.is_dir(), "the plan set nothing aside");
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 
 use crate::domain::{CurrencyCode, PurchaseRecord, PurchaseState, Usd};
 use crate::ledger::query::{self, Filter, GroupBy};
@@ -29,6 +30,7 @@ pub(crate) enum LedgerCmd {
     Show {
         /// A custom_id (`sb-…`) or a buy_id (digits).
         id: String,
+        /// `table` for a person; `json`, `ndjson` or `csv` (the export's columns) for a program.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -37,6 +39,7 @@ pub(crate) enum LedgerCmd {
     Summary(SummaryArgs),
     /// Every purchase with every field, in stable columns (see the README).
     Export {
+        /// `csv` (a header row, then one row per purchase) or `ndjson` (one object per line).
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
         /// Write here instead of stdout.
@@ -50,51 +53,56 @@ pub(crate) enum LedgerCmd {
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ListArgs {
     /// Created at or after: a duration back (30m, 24h, 7d), a date (2026-11-27) or an RFC 3339 time.
-    #[arg(long)]
-    since: Option<String>,
+    #[arg(long, value_parser = parse_when)]
+    since: Option<DateTime<Utc>>,
     /// Created before (same forms as --since).
-    #[arg(long)]
-    until: Option<String>,
+    #[arg(long, value_parser = parse_when)]
+    until: Option<DateTime<Utc>>,
     /// A glob over the item name (`"*Case"`, case-insensitive).
-    #[arg(long)]
-    item: Option<String>,
+    #[arg(long, value_parser = parse_item_glob)]
+    item: Option<globset::GlobSet>,
+    /// A strategy's name (exactly).
     #[arg(long)]
     strategy: Option<String>,
+    /// A rule's name (exactly).
     #[arg(long)]
     rule: Option<String>,
     /// A state (`pending`, `sent`, `unknown`, `not_bought`, an offer status like `accepted`), or
     /// `open` / `bought`.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_state)]
     state: Option<String>,
     /// Price seen at least (USD).
-    #[arg(long)]
-    min: Option<String>,
+    #[arg(long, value_parser = parse_usd)]
+    min: Option<Usd>,
     /// Price seen at most (USD).
-    #[arg(long)]
-    max: Option<String>,
+    #[arg(long, value_parser = parse_usd)]
+    max: Option<Usd>,
     /// At most this many.
     #[arg(long)]
     limit: Option<usize>,
     /// Oldest first (default: newest first).
     #[arg(long)]
     oldest_first: bool,
+    /// `table` for a person; `json`, `ndjson` or `csv` (the export's columns) for a program.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct SummaryArgs {
+    /// One row per day or week (in --tz), item, strategy or rule.
     #[arg(long, value_enum, default_value_t = GroupBy::Day)]
     by: GroupBy,
     /// The timezone days and weeks begin in (IANA name; default UTC).
-    #[arg(long, default_value = "UTC")]
-    tz: String,
+    #[arg(long, default_value = "UTC", value_parser = parse_tz)]
+    tz: chrono_tz::Tz,
     /// The currency amounts are shown in (any the API lists).
-    #[arg(long, default_value = "usd")]
-    currency: String,
+    #[arg(long, default_value = "usd", value_parser = parse_currency)]
+    currency: CurrencyCode,
     /// Only purchases created since (as `list --since`).
-    #[arg(long)]
-    since: Option<String>,
+    #[arg(long, value_parser = parse_when)]
+    since: Option<DateTime<Utc>>,
+    /// `table` for a person; `json`, `ndjson` or `csv` for a program.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -176,26 +184,51 @@ fn read_local(dir: &Path, verify: bool) -> anyhow::Result<(Vec<PurchaseRecord>, 
     Ok((records, chain, ledger.identity()?))
 }
 
+/// `--since` / `--until`, checked by clap (a bad value is a usage error, exit code 2).
+fn parse_when(text: &str) -> Result<DateTime<Utc>, String> {
+    query::parse_time(text, Utc::now())
+}
+
+fn parse_item_glob(text: &str) -> Result<globset::GlobSet, String> {
+    query::item_glob(text)
+}
+
+fn parse_usd(text: &str) -> Result<Usd, String> {
+    Usd::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_tz(text: &str) -> Result<chrono_tz::Tz, String> {
+    text.parse().map_err(|_| format!("`{text}` is not an IANA timezone (e.g. Europe/Berlin)"))
+}
+
+fn parse_currency(text: &str) -> Result<CurrencyCode, String> {
+    text.parse().and_then(CurrencyCode::listed).map_err(|e| e.to_string())
+}
+
+/// `--state`: a lifecycle state, an offer status this build knows, `open` or `bought` (a typo
+/// would otherwise match nothing and look like an empty ledger).
+fn parse_state(text: &str) -> Result<String, String> {
+    let known: Vec<&str> = ["open", "bought", "pending", "sent", "unknown", "not_bought"]
+        .into_iter()
+        .chain(crate::domain::OfferStatus::ALL_KNOWN.iter().map(|o| o.as_str()))
+        .collect();
+    if known.contains(&text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("`{text}` is not a state; one of {}", known.join(", ")))
+    }
+}
+
 fn list(records: &[PurchaseRecord], a: &ListArgs) -> anyhow::Result<()> {
-    let now = chrono::Utc::now();
-    let time =
-        |t: &Option<String>| t.as_deref().map(|t| query::parse_time(t, now)).transpose().map_err(anyhow::Error::msg);
-    let price = |p: &Option<String>, flag: &str| -> anyhow::Result<Option<Usd>> {
-        p.as_deref().map(|p| Usd::parse(p).with_context(|| format!("{flag} `{p}`"))).transpose()
-    };
-    let item = match &a.item {
-        Some(g) => Some(crate::ledger::query::item_glob(g).map_err(|e| anyhow::anyhow!("--item `{g}`: {e}"))?),
-        None => None,
-    };
     let filter = Filter {
-        since: time(&a.since)?,
-        until: time(&a.until)?,
-        item,
+        since: a.since,
+        until: a.until,
+        item: a.item.clone(),
         strategy: a.strategy.clone(),
         rule: a.rule.clone(),
         state: a.state.clone(),
-        min: price(&a.min, "--min")?,
-        max: price(&a.max, "--max")?,
+        min: a.min,
+        max: a.max,
     };
     let mut chosen: Vec<&PurchaseRecord> = records.iter().filter(|r| filter.matches(r)).collect();
     if !a.oldest_first {
@@ -262,10 +295,7 @@ fn show(records: &[PurchaseRecord], id: &str, format: Format) -> anyhow::Result<
 }
 
 fn summary(records: &[PurchaseRecord], a: &SummaryArgs) -> anyhow::Result<()> {
-    let tz: chrono_tz::Tz = a.tz.parse().map_err(|_| anyhow::anyhow!("--tz `{}` is not an IANA timezone", a.tz))?;
-    let currency: CurrencyCode = a.currency.parse().and_then(CurrencyCode::listed).context("--currency")?;
-    let since =
-        a.since.as_deref().map(|t| query::parse_time(t, chrono::Utc::now())).transpose().map_err(anyhow::Error::msg)?;
+    let (tz, currency, since) = (a.tz, a.currency.clone(), a.since);
     let chosen = records.iter().filter(|r| since.is_none_or(|s| r.created_at >= s));
     let (totals, unconverted) = query::summarize(chosen, a.by, tz, &currency);
     if !unconverted.is_empty() {

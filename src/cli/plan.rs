@@ -81,7 +81,8 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<()> {
                     LedgerFit::Same | LedgerFit::Unmarked => (Some(ledger), records, halt),
                     LedgerFit::SetAside => {
                         notes.push(format!(
-                            "the ledger at {} is an earlier embedded sandbox's: the next `skinbot run` sets it aside                              and starts with an empty market, so this plan is made against an empty ledger",
+                            "the ledger at {} is an earlier embedded sandbox's: the next `skinbot run` sets it aside \
+                             and starts with an empty market, so this plan is made against an empty ledger",
                             ledger_dir.display()
                         ));
                         (None, Vec::new(), None)

@@ -152,7 +152,10 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     out!("  api:     {}", sb.api_url());
     out!("  ws:      {}?shopid={}&signature=md5(shopid+secret)", sb.ws_url(), sb.shop_id());
     out!("  shop id: {}", sb.shop_id());
-    out!("  admin:   {}/sandbox/{{balance,purchases,offers,requests,faults,advance,clock,listings}}", sb.base_url());
+    out!(
+        "  admin:   {}/sandbox/{{balance,purchases,offers,requests,faults,advance,clock,listings,websocket}}",
+        sb.base_url()
+    );
     out!("Ctrl-C stops it.");
     tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
     sb.shutdown().await;

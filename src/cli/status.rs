@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 
+use super::plan::PlanFormat;
 use crate::engine::status::StatusReport;
 use crate::ledger::{remote, HaltEvent, Ledger, LedgerError};
 
@@ -10,8 +11,10 @@ use crate::ledger::{remote, HaltEvent, Ledger, LedgerError};
 pub struct StatusArgs {
     #[command(flatten)]
     state: super::brake::StateArgs,
-    #[arg(long, value_enum, default_value_t = super::ledger::Format::Table)]
-    format: super::ledger::Format,
+    /// `table` for a person, `json` for a program (the raw report, with the rate-limit headroom
+    /// and what each strategy has left).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    format: PlanFormat,
 }
 
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
@@ -37,7 +40,7 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
             None
         }
     };
-    if args.format != super::ledger::Format::Table {
+    if args.format == PlanFormat::Json {
         // The headroom and what is left per strategy, worked out as the table does.
         let headroom = report.as_ref().map(|r| {
             serde_json::json!({
