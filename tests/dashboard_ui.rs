@@ -566,6 +566,24 @@ async fn skinbot_dashboard_serves_a_ledger_whose_bot_is_not_running() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 3);
+    // `status` does not take the dashboard for a running bot.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_skinbot"))
+        .args(["status", "--state-dir", &dir])
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("running     no: `skinbot dashboard` (pid"), "{text}");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_skinbot"))
+        .args(["status", "--state-dir", &dir, "--format", "json"])
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["running"], false, "{v}");
+    assert!(v["ledger_held_by_dashboard"].is_u64(), "{v}");
 
     let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_skinbot"))
         .args(["dashboard", "--state-dir", &dir, "--listen", "127.0.0.1:0"])

@@ -104,6 +104,7 @@ pub async fn run(args: DashboardArgs) -> anyhow::Result<()> {
         &state_dir,
         token,
         Some(dashboard.url_with_token()),
+        "dashboard",
         rx,
         crate::net::ConnLimits::LEDGER,
     )

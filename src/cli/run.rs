@@ -86,6 +86,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         &state_dir,
         token.clone(),
         dashboard_url.clone(),
+        "run",
         rx.clone(),
         crate::net::ConnLimits::LEDGER,
     )

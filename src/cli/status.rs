@@ -22,8 +22,11 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let running = std::fs::read_to_string(remote::control_path(&dir))
         .ok()
         .and_then(|t| serde_json::from_str::<remote::ControlFile>(&t).ok())
-        .filter(|c| std::path::Path::new(&format!("/proc/{}", c.pid)).exists())
-        .map(|c| c.pid);
+        .filter(|c| std::path::Path::new(&format!("/proc/{}", c.pid)).exists());
+    // `skinbot dashboard` holds the ledger (and answers for it) but buys nothing: not a running bot.
+    let served_by_dashboard = running.as_ref().filter(|c| c.holder == "dashboard").map(|c| c.pid);
+    let bot = running.as_ref().filter(|c| c.holder != "dashboard").map(|c| c.pid);
+    let running = running.map(|c| c.pid);
     let report = StatusReport::read(&dir).context("cannot read status.json")?;
     // The halt in force, from the ledger itself (a halt said a moment ago is not in status.json yet).
     let halt: Option<HaltEvent> = if running.is_some() {
@@ -62,8 +65,9 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
             })
             .collect();
         let v = serde_json::json!({
-            "running": running.is_some(),
-            "pid": running,
+            "running": bot.is_some(),
+            "pid": bot,
+            "ledger_held_by_dashboard": served_by_dashboard,
             "halt": halt,
             "rate_limit": headroom,
             "strategies": strategies,
@@ -72,9 +76,10 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
         out!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    match running {
-        Some(pid) => out!("running     yes (pid {pid})"),
-        None => out!(
+    match (bot, served_by_dashboard) {
+        (Some(pid), _) => out!("running     yes (pid {pid})"),
+        (None, Some(pid)) => out!("running     no: `skinbot dashboard` (pid {pid}) holds the ledger and buys nothing"),
+        (None, None) => out!(
             "running     no{}",
             report
                 .as_ref()

@@ -59,6 +59,16 @@ pub struct ControlFile {
     /// The running bot's dashboard (its URL with the token), if it serves one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dashboard: Option<String>,
+    /// Who holds the ledger: `run` (the bot) or `dashboard` (`skinbot dashboard`, which buys nothing).
+    /// Absent in files written before it existed: those were the bot's.
+    #[serde(default = "ControlFile::bot")]
+    pub holder: String,
+}
+
+impl ControlFile {
+    fn bot() -> String {
+        "run".into()
+    }
 }
 
 /// The result of a chain check, as the running bot reports it.
@@ -94,7 +104,7 @@ pub async fn serve_with_limits(
     shutdown: watch::Receiver<bool>,
     limits: ConnLimits,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    serve_with_token(ledger, state_dir, Token::random(), None, shutdown, limits).await
+    serve_with_token(ledger, state_dir, Token::random(), None, "run", shutdown, limits).await
 }
 
 /// [`serve_with_limits`] with the run's `token` (shared with the dashboard) and the dashboard's
@@ -104,6 +114,7 @@ pub async fn serve_with_token(
     state_dir: &Path,
     token: Token,
     dashboard: Option<String>,
+    holder: &str,
     mut shutdown: watch::Receiver<bool>,
     limits: ConnLimits,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -112,7 +123,13 @@ pub async fn serve_with_token(
         tokio::net::TcpListener::bind("127.0.0.1:0").await.context("failed to open the ledger's loopback port")?;
     let addr = listener.local_addr()?;
     let path = control_path(state_dir);
-    let control = ControlFile { addr, token: token.as_str().to_string(), pid: std::process::id(), dashboard };
+    let control = ControlFile {
+        addr,
+        token: token.as_str().to_string(),
+        pid: std::process::id(),
+        dashboard,
+        holder: holder.into(),
+    };
     write_private(&path, &serde_json::to_vec_pretty(&control)?)
         .with_context(|| format!("failed to write {}", path.display()))?;
     let app = Router::new()
