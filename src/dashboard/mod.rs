@@ -17,9 +17,14 @@
 //! Halt and resume are POSTs that need the page's CSRF token and, when the browser sends one, an
 //! `Origin` among those names. Every value from the ledger goes through maud's escaping.
 
+mod access;
 mod limit;
+mod live;
 mod svg;
 mod view;
+
+use access::*;
+use live::*;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,12 +55,6 @@ use crate::strategy::file::Strategy;
 /// dashboards on 127.0.0.1 (the bot's and `skinbot dashboard`'s) keep one each.
 const COOKIE_PREFIX: &str = "skinbot_dashboard_";
 const CSRF_HEADER: &str = "x-csrf-token";
-/// At most this many live feeds (`/events`) at once; more are answered 503. A browser allows 6
-/// connections per host and port across its tabs, and each open feed holds one, so the page closes
-/// its feed while its tab is hidden; the cap keeps a runaway client from holding the rest.
-const MAX_EVENT_STREAMS: usize = 16;
-/// How often the live feed checks the ledger and the status for changes (one key read each).
-const CHANGE_CHECK: Duration = Duration::from_millis(400);
 
 /// What the dashboard shows: a ledger, and the engine trading on it when it runs in this process.
 #[derive(Clone)]
@@ -236,16 +235,6 @@ struct Inner {
     shutdown: watch::Receiver<bool>,
 }
 
-fn derive(token: &Token, purpose: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(token.as_str().as_bytes()).expect("hmac takes any key");
-    mac.update(purpose.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl App {
     /// The strategies whose limits the Item chart draws: the running bot's (reloads included), else
     /// the configuration's as read at start.
@@ -329,16 +318,6 @@ struct RowCache {
     index: std::collections::HashMap<String, usize>,
 }
 
-/// Every value of the cookies named `name`.
-fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).filter_map(
-        move |c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == name).then_some(v)
-        },
-    )
-}
-
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::ledger::LedgerError> + Send + 'static,
 ) -> Result<T, AppError> {
@@ -353,59 +332,6 @@ impl IntoResponse for AppError {
         (StatusCode::INTERNAL_SERVER_ERROR, format!("the dashboard could not read the ledger: {}\n", self.0))
             .into_response()
     }
-}
-
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "401 Unauthorized: open the dashboard with the URL skinbot printed at start (`/?token=…`; the token is also \
-         in <state>/control.json)\n",
-    )
-        .into_response()
-}
-
-/// A request must name this dashboard in its `Host` (127.0.0.1, localhost or [::1] with its port)
-/// unless `allow_remote` is set: a web page on another name that resolves to 127.0.0.1 (DNS
-/// rebinding) is its own origin to the browser, and is answered 421 here.
-async fn require_host(State(app): State<App>, req: Request, next: Next) -> Response {
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !app.host_allowed(host) {
-        tracing::warn!(host, "a dashboard request for another host was refused");
-        return (
-            StatusCode::MISDIRECTED_REQUEST,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "421 Misdirected Request: open the dashboard at 127.0.0.1, localhost or [::1] with its port\n",
-        )
-            .into_response();
-    }
-    next.run(req).await
-}
-
-async fn require_session(State(app): State<App>, req: Request, next: Next) -> Response {
-    if !app.authorized(req.headers()) {
-        return unauthorized();
-    }
-    next.run(req).await
-}
-
-/// Nothing is loaded from elsewhere, nothing inline runs, no other site may frame the page, and
-/// nothing is cached (the pages hold the ledger).
-async fn security_headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    resp
 }
 
 #[derive(Deserialize)]
@@ -529,173 +455,4 @@ async fn css() -> impl IntoResponse {
 
 async fn js() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("assets/dashboard.js"))
-}
-
-#[derive(Deserialize)]
-struct BrakeForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    reason: String,
-}
-
-/// A POST a browser may not have been tricked into: with the session cookie it needs the page's
-/// CSRF token (a form field or header) and, when the browser names the page it came from, that
-/// page must be the dashboard's own. (The token header alone is a script's: browsers never send it
-/// across sites without asking.)
-fn check_post(app: &App, headers: &HeaderMap, form_csrf: &str) -> Result<(), &'static str> {
-    let by_header = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|t| app.0.token.matches(t));
-    if by_header {
-        return Ok(());
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        let ok = match &app.0.hosts {
-            // The dashboard's own names (the Host was checked against the same list).
-            Some(hosts) => hosts.iter().any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}"))),
-            // `allow_remote`: the name the request came for, http or https behind the operator's
-            // own TLS proxy.
-            None => {
-                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-                !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
-            }
-        };
-        if !ok {
-            return Err("a request from another site");
-        }
-    }
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|s| s != "same-origin" && s != "none") {
-        return Err("a request from another site");
-    }
-    let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or(form_csrf);
-    if !same(given, &app.0.csrf) {
-        return Err("the form's CSRF token is missing or wrong; reload the dashboard");
-    }
-    Ok(())
-}
-
-async fn halt(State(app): State<App>, headers: HeaderMap, Form(form): Form<BrakeForm>) -> Response {
-    let reason = form.reason.trim();
-    let reason = if reason.is_empty() { "halted from the dashboard" } else { reason };
-    brake(&app, &headers, &form.csrf, true, reason.chars().take(500).collect()).await
-}
-
-async fn resume(State(app): State<App>, headers: HeaderMap, Form(form): Form<BrakeForm>) -> Response {
-    brake(&app, &headers, &form.csrf, false, "resumed".into()).await
-}
-
-/// Records a halt or resume in the ledger's halts tree, as `skinbot halt` does: the engine reads it
-/// before every order.
-async fn brake(app: &App, headers: &HeaderMap, csrf: &str, halted: bool, reason: String) -> Response {
-    if let Err(why) = check_post(app, headers, csrf) {
-        tracing::warn!("a {} from the dashboard was refused: {why}", if halted { "halt" } else { "resume" });
-        let body = format!("403 Forbidden: {why}\n");
-        return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
-    }
-    let event = HaltEvent { at: chrono::Utc::now(), halted, kind: "operator".into(), reason, by: "dashboard".into() };
-    tracing::info!(halted, reason = %event.reason, "{} from the dashboard", if halted { "halt" } else { "resume" });
-    let ledger = app.0.source.ledger.clone();
-    if let Err(e) = blocking(move || ledger.record_halt(&event)).await {
-        return e.into_response();
-    }
-    let _ = app.0.live.send("halt");
-    if headers.contains_key("x-dashboard-fetch") {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        Redirect::to("/").into_response()
-    }
-}
-
-/// The live feed: one event per change (`purchases`, `halt`, `status`); the page fetches the
-/// sections it concerns again. Ends when the dashboard stops. Beyond [`MAX_EVENT_STREAMS`] open
-/// feeds: 503 (the page's `EventSource` gives up; the page still works, without live updates).
-async fn events(State(app): State<App>) -> Response {
-    let Ok(permit) = Arc::clone(&app.0.streams).try_acquire_owned() else {
-        tracing::warn!("a live feed was refused: {MAX_EVENT_STREAMS} are open already");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!(
-                "503 Service Unavailable: {MAX_EVENT_STREAMS} live feeds are open already; close a dashboard tab\n"
-            ),
-        )
-            .into_response();
-    };
-    let rx = app.0.live.subscribe();
-    let stop = app.0.shutdown.clone();
-    let hello = futures_util::stream::once(async {
-        Ok::<_, std::convert::Infallible>(Event::default().event("hello").data("live"))
-    });
-    // The permit lives as long as the stream.
-    let changes = futures_util::stream::unfold((rx, stop, permit), |(mut rx, mut stop, permit)| async move {
-        loop {
-            if *stop.borrow() {
-                return None;
-            }
-            tokio::select! {
-                got = rx.recv() => match got {
-                    Ok(what) => return Some((Ok(Event::default().event(what).data(what)), (rx, stop, permit))),
-                    // Fell behind: everything may have changed.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        return Some((Ok(Event::default().event("purchases").data("purchases")), (rx, stop, permit)))
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                changed = stop.changed() => if changed.is_err() { return None },
-            }
-        }
-    });
-    use futures_util::StreamExt;
-    Sse::new(hello.chain(changes)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
-}
-
-/// Feeds the live events: every [`CHANGE_CHECK`], while anyone listens, compares the ledger's event
-/// sequence number, its halt count and the bot's status with what they were. (sled's own
-/// `watch_prefix` would push changes, but a subscriber that falls 1,024 events behind blocks the
-/// writer: the engine must never wait on a browser.)
-///
-/// The state compared with is kept while nobody listens (no work is done then), and taken once at
-/// start: a change made after a page subscribed is always told, even one made before the first
-/// check that follows the subscription.
-async fn watch_changes(app: App, mut shutdown: watch::Receiver<bool>) {
-    let mut last: Option<(u64, u64, String)> = observe_changes(&app).await;
-    let mut timer = tokio::time::interval(CHANGE_CHECK);
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = timer.tick() => {}
-            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
-        }
-        if app.0.live.receiver_count() == 0 {
-            continue;
-        }
-        let Some(now) = observe_changes(&app).await else {
-            continue;
-        };
-        if let Some(before) = &last {
-            if before.0 != now.0 {
-                let _ = app.0.live.send("purchases");
-            }
-            if before.1 != now.1 {
-                let _ = app.0.live.send("halt");
-            }
-            if before.2 != now.2 {
-                let _ = app.0.live.send("status");
-            }
-        }
-        last = Some(now);
-    }
-}
-
-/// What [`watch_changes`] compares: the ledger's event sequence number, its halt count and the
-/// bot's status (without its time).
-async fn observe_changes(app: &App) -> Option<(u64, u64, String)> {
-    let source = app.0.source.clone();
-    blocking(move || {
-        let seq = source.ledger.chain_head()?.0;
-        let halts = source.ledger.halt_count()?;
-        Ok((seq, halts, view::status_fingerprint(&source)))
-    })
-    .await
-    .ok()
 }
