@@ -181,4 +181,5 @@ async fn a_dry_runs_simulated_fills_are_not_counted_as_bought_or_spent() {
     let s = scrape(&text);
     assert_eq!(value(&s, "skinbot_orders_total", &[("outcome", "bought")]), None, "{text}");
     assert_eq!(value(&s, "skinbot_spent_total", &[("currency", "USD")]), None, "{text}");
+    assert_eq!(value(&s, "skinbot_halted", &[]), Some(0.0), "the rest is exported: {text}");
 }

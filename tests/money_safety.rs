@@ -354,7 +354,8 @@ async fn a_batch_whose_answer_is_lost_or_says_custom_id_exists_is_resolved_not_b
         ..Faults::none()
     }));
     engine.tick().await;
-    assert!(engine.ledger().list().unwrap().iter().all(|r| matches!(r.state, PurchaseState::Unknown { .. })));
+    let records = engine.ledger().list().unwrap();
+    assert!(!records.is_empty() && records.iter().all(|r| matches!(r.state, PurchaseState::Unknown { .. })));
     sb.set_faults(Faults::none());
     engine.tick().await;
     assert_eq!(crate::engine::buy_requests(&sb), 1, "their reservations hold: no second batch");
