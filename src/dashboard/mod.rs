@@ -170,7 +170,7 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     }));
     tokio::spawn(watch_changes(app.clone(), shutdown.clone()));
-    // Read the purchase rows now (1.3 s at 100,000 purchases), not when the first page asks.
+    // Read the purchase rows now (about a second at 100,000 purchases), not when the first page asks.
     let warm = app.clone();
     tokio::spawn(async move {
         if let Err(e) = warm.rows().await {
