@@ -104,9 +104,10 @@ impl Engine {
         }
         // With `[notify] batch`, this tick's purchases as one message.
         self.notifier().end_tick(now);
+        // The windows as they stand after this tick's orders (of every game), not as its decisions
+        // saw them: counted once per tick, here.
+        self.refresh_windows();
         if let Some(dir) = self.status_dir.get() {
-            // The windows as they stand after this tick's orders, not as its decision saw them.
-            self.refresh_windows();
             if let Err(e) = self.status().write(dir) {
                 tracing::debug!(error = %e, "cannot write status.json");
             }
@@ -197,7 +198,6 @@ impl Engine {
             book.totals.clone()
         };
         let tally = tally_for(&config, totals, &records, windows.day_start);
-        self.shared().strategy_windows = strategy_windows(&strategies, &tally, &records, windows.day_start);
         let (rates, stale) = self.rates_in_force(now, config.budget.rates_max_age);
         let refs = LedgerReferences { ledger: &self.ledger, now, observed_since };
         let matcher = self.memo().matcher(&strategies);
@@ -235,17 +235,16 @@ impl Engine {
         }
         let balance = self.shared().balance;
         let median = |g: Game, name: &str, since, now| self.ledger.median_price(g, name, since, now).ok().flatten();
-        let Round { committed, verdicts } =
+        let Round { verdicts, .. } =
             guard_round(&config, decision.candidates, &limits, &records, windows, balance, now, &median, None);
         let candidate_count = verdicts.approved.len() + verdicts.refused.len();
-        let shown = budget_windows(&committed, &config.budget, &rates, stale.as_deref());
-        self.note_tick(game, now, snapshot.listing_count(), candidate_count, &verdicts, shown);
         let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
         for r in &verdicts.refused {
             self.stats.refused(r.reason.kind());
             *by_reason.entry(r.reason.kind()).or_default() += 1;
             tracing::debug!(strategy = %r.candidate.strategy, rule = %r.candidate.rule, item = %r.candidate.name, "refused: {}", r.reason);
         }
+        self.note_tick(game, now, snapshot.listing_count(), candidate_count, verdicts.approved.len(), &by_reason);
         // One line per tick for the refusals, and only when they differ from the last tick's (the
         // details are at debug level): a budget used up does not fill the log.
         let summary = by_reason.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
@@ -296,28 +295,24 @@ impl Engine {
         s.strategy_windows = strategy_windows(&strategies, &tally, &records, windows.day_start);
     }
 
-    /// Keeps what `skinbot status` shows of this tick: its counts and the budget windows.
+    /// Keeps what `skinbot status` shows of this tick: its counts (the windows are recounted after
+    /// every game's orders, by [`Self::refresh_windows`]).
     fn note_tick(
         &self,
         game: Game,
         now: DateTime<Utc>,
         listings: usize,
         candidates: usize,
-        verdicts: &guard::Verdicts,
-        windows: Vec<super::status::Window>,
+        approved: usize,
+        refused: &std::collections::BTreeMap<&str, usize>,
     ) {
-        let mut refused = std::collections::BTreeMap::new();
-        for r in &verdicts.refused {
-            *refused.entry(r.reason.kind().to_string()).or_default() += 1;
-        }
-        let mut s = self.shared();
-        s.windows = windows;
-        s.last_tick = Some(super::status::TickReport {
+        let refused = refused.iter().map(|(k, n)| (k.to_string(), *n as u64)).collect();
+        self.shared().last_tick = Some(super::status::TickReport {
             at: Some(now),
             game: game.to_string(),
             listings: listings as u64,
             candidates: candidates as u64,
-            approved: verdicts.approved.len() as u64,
+            approved: approved as u64,
             refused,
             api_errors_total: self.stats.api_errors.load(Ordering::Relaxed),
         });
