@@ -258,6 +258,17 @@ impl SecretSource for ProcessEnv {
 }
 
 impl Config {
+    /// `dry-run`, `sandbox` or `live`: what `status`, `plan` and the dashboard say of it.
+    pub(crate) fn mode(&self) -> &'static str {
+        if self.dry_run {
+            "dry-run"
+        } else if self.exchange.endpoint == Endpoint::Sandbox {
+            "sandbox"
+        } else {
+            "live"
+        }
+    }
+
     /// Where the ledger lives: `<state>/ledger`, or `<state>/ledger-dry-run` for a dry run (its
     /// simulated purchases never mix with real ones).
     pub(crate) fn ledger_dir(&self) -> PathBuf {

@@ -253,11 +253,7 @@ impl Engine {
     /// The metrics as scraped: open purchases and the halt read now.
     pub fn metrics_text(&self) -> String {
         let m = &self.stats.metrics;
-        let mut open = std::collections::BTreeMap::new();
-        for r in self.ledger.open_purchases().unwrap_or_default() {
-            *open.entry(r.state.label().to_string()).or_default() += 1;
-        }
-        m.set_open(&open);
+        m.set_open(&self.ledger.open_by_state().unwrap_or_default());
         // halted() also notices a halt or resume pulled from outside, and tells the webhook.
         self.halted();
         m.notifications_dropped(self.notifier().dropped());
@@ -300,17 +296,8 @@ impl Engine {
     /// What `skinbot status` shows, now.
     pub fn status(&self) -> status::StatusReport {
         let config = self.config();
-        let mode = if config.dry_run {
-            "dry-run"
-        } else if config.exchange.endpoint == crate::config::Endpoint::Sandbox {
-            "sandbox"
-        } else {
-            "live"
-        };
-        let mut open = std::collections::BTreeMap::new();
-        for r in self.ledger.open_purchases().unwrap_or_default() {
-            *open.entry(r.state.label().to_string()).or_default() += 1;
-        }
+        let mode = config.mode();
+        let open = self.ledger.open_by_state().unwrap_or_default();
         let halted = self.halted();
         let limiter = self.client.limiter();
         let sent = limiter.map_or((0, 0), |l| l.sent_last_minute());

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::brakes::{list_too_old, velocity_over};
 use super::tick::{budget_windows, guard_round, tally_for, window_starts, LedgerReferences, Round, OBSERVATION_GAP};
-use crate::config::{Config, Endpoint};
+use crate::config::Config;
 use crate::domain::{Candidate, CustomId, Game, Intent, PurchaseRecord, Rates, Usd, Weight};
 use crate::exchange::{wire, Client, FullList};
 use crate::guard::LastBalance;
@@ -185,13 +185,7 @@ pub async fn plan(
 pub fn decide(config: &Config, strategies: &[Strategy], market: &Market, view: &LedgerView<'_>) -> Plan {
     let now = market.at;
     let mut notes = market.notes.clone();
-    let mode = if config.dry_run {
-        "dry-run"
-    } else if config.exchange.endpoint == Endpoint::Sandbox {
-        "sandbox"
-    } else {
-        "live"
-    };
+    let mode = config.mode();
     // What stops every order (the tick's hold_back): a halt, then a pause.
     let halted = view.halt.as_ref().map(|h| {
         format!("buying halted: {} ({}, by {} at {})", h.reason, h.kind, h.by, h.at.format("%Y-%m-%d %H:%M:%S UTC"))

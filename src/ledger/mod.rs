@@ -494,6 +494,15 @@ impl Ledger {
         Ok(records.into_iter().filter(|r| !r.state.is_final()).collect())
     }
 
+    /// How many purchases are open, by state label (what `status`, `/metrics` and the dashboard show).
+    pub fn open_by_state(&self) -> Result<std::collections::BTreeMap<String, u64>, LedgerError> {
+        let mut open = std::collections::BTreeMap::new();
+        for r in self.open_purchases()? {
+            *open.entry(r.state.label().to_string()).or_default() += 1;
+        }
+        Ok(open)
+    }
+
     fn indexed(
         &self,
         name: &'static str,

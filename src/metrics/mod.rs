@@ -223,10 +223,10 @@ impl Metrics {
     }
 
     /// Open purchases by state, as read from the ledger now (states no longer present drop out).
-    pub(crate) fn set_open(&self, counts: &std::collections::BTreeMap<String, i64>) {
+    pub(crate) fn set_open(&self, counts: &std::collections::BTreeMap<String, u64>) {
         self.open.clear();
         for (state, n) in counts {
-            self.open.get_or_create(&StateLabel { state: state.clone() }).set(*n);
+            self.open.get_or_create(&StateLabel { state: state.clone() }).set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
     }
 

@@ -150,10 +150,7 @@ pub(crate) fn status_fingerprint(source: &Source) -> String {
 pub(crate) fn now(source: &Source, csrf: &str) -> Result<Markup, LedgerError> {
     let halt = source.ledger.current_halt()?;
     let (status, here) = status_of(source);
-    let mut open: BTreeMap<String, u64> = BTreeMap::new();
-    for r in source.ledger.open_purchases()? {
-        *open.entry(r.state.label().to_string()).or_default() += 1;
-    }
+    let open = source.ledger.open_by_state()?;
     let identity = source.ledger.identity()?.unwrap_or_default();
     Ok(html! {
         dl.facts {
