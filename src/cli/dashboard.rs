@@ -67,9 +67,7 @@ pub async fn run(args: DashboardArgs) -> anyhow::Result<()> {
     let ledger = match opened {
         Ok(l) => l,
         Err(LedgerError::Locked { .. }) => {
-            let running = std::fs::read_to_string(remote::control_path(&state_dir))
-                .ok()
-                .and_then(|t| serde_json::from_str::<remote::ControlFile>(&t).ok());
+            let running = remote::read_control(&state_dir);
             match running {
                 Some(c) => match c.dashboard {
                     // The address only: an error message ends up in terminals' scrollback and in

@@ -19,10 +19,7 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let dir = args.state.dir()?;
-    let running = std::fs::read_to_string(remote::control_path(&dir))
-        .ok()
-        .and_then(|t| serde_json::from_str::<remote::ControlFile>(&t).ok())
-        .filter(|c| std::path::Path::new(&format!("/proc/{}", c.pid)).exists());
+    let running = remote::read_control(&dir).filter(|c| std::path::Path::new(&format!("/proc/{}", c.pid)).exists());
     // `skinbot dashboard` holds the ledger (and answers for it) but buys nothing: not a running bot.
     let served_by_dashboard = running.as_ref().filter(|c| c.holder == "dashboard").map(|c| c.pid);
     let bot = running.as_ref().filter(|c| c.holder != "dashboard").map(|c| c.pid);

@@ -161,7 +161,6 @@ pub async fn serve(
         token: token.clone(),
         cookie_name: format!("{COOKIE_PREFIX}{port}"),
         hosts,
-        allow_remote,
         source,
         strategies,
         rows: Mutex::new(None),
@@ -220,7 +219,6 @@ struct Inner {
     cookie_name: String,
     /// The `Host` values accepted (`host:port`, lower case); `None` with `allow_remote`: any.
     hosts: Option<Vec<String>>,
-    allow_remote: bool,
     /// The page's CSRF token, required with every POST from a browser.
     csrf: String,
     source: Source,
@@ -352,7 +350,8 @@ async fn index(
         if !app.0.token.matches(&t) {
             return Ok(unauthorized());
         }
-        let secure = if app.0.allow_remote { "; Secure" } else { "" };
+        // `allow_remote` (any Host): behind the operator's TLS proxy.
+        let secure = if app.0.hosts.is_none() { "; Secure" } else { "" };
         let cookie = format!("{}={}; HttpOnly; SameSite=Strict; Path=/{secure}", app.0.cookie_name, app.0.session);
         let mut resp = Redirect::to("/").into_response();
         resp.headers_mut()

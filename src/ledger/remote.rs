@@ -88,6 +88,13 @@ pub fn control_path(state_dir: &Path) -> PathBuf {
     state_dir.join("control.json")
 }
 
+/// The control file of the process holding the ledger in `state_dir`, if there is a readable one
+/// (it may be left over from a process that was killed: check its pid).
+pub fn read_control(state_dir: &Path) -> Option<ControlFile> {
+    let text = std::fs::read_to_string(control_path(state_dir)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 #[derive(Clone)]
 struct App {
     ledger: Ledger,
