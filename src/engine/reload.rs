@@ -103,12 +103,15 @@ pub(crate) fn combined_hash(config_hash: &str, strategies: &[Strategy]) -> Strin
 pub struct Reloader {
     sources: Sources,
     in_force: std::sync::Mutex<String>,
+    /// The fingerprint of files that did not load at a tick's start: not parsed again each tick
+    /// until they change ([`watch`] reports the error).
+    refused: std::sync::Mutex<Option<String>>,
 }
 
 impl Reloader {
     /// `in_force`: the fingerprint of the files as they were loaded (taken right after loading).
     pub fn new(sources: Sources, in_force: String) -> Reloader {
-        Reloader { sources, in_force: std::sync::Mutex::new(in_force) }
+        Reloader { sources, in_force: std::sync::Mutex::new(in_force), refused: std::sync::Mutex::new(None) }
     }
 
     fn in_force(&self) -> std::sync::MutexGuard<'_, String> {
@@ -123,9 +126,17 @@ impl Reloader {
         if now == *self.in_force() {
             return;
         }
-        if let Ok((config, strategies)) = self.sources.load() {
-            *self.in_force() = now;
-            engine.reload(config, strategies);
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.as_ref() == Some(&now) {
+            return;
+        }
+        match self.sources.load() {
+            Ok((config, strategies)) => {
+                *refused = None;
+                *self.in_force() = now;
+                engine.reload(config, strategies);
+            }
+            Err(_) => *refused = Some(now),
         }
     }
 }
